@@ -1,0 +1,148 @@
+"""The build: notes in, decks out, through every stage once.
+
+    read -> parse -> render -> identify (lockfile) -> package -> decks/
+
+Collects every problem in every file before failing, and writes nothing unless the
+whole build is sound: existing decks and the lockfile stay as they were on error.
+The clock and the wait are passed in, which keeps builds reproducible and tests exact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import BuildFailed, DlcardsError, Problem, Severity
+from .identify import earliest_mod, find_duplicates, match_cards, stamp_notes
+from .lockfile import LOCK_NAME, load_lock, save_lock
+from .model import BuildReport, Card, Note, PackageSummary
+from .notetype import notetype_hash
+from .package import write_package
+from .parse import parse_file
+from .read import read_notes
+from .render import render_card
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildOptions:
+    notes_dir: Path
+    decks_dir: Path
+    output: Path | None = None  # one package with everything, instead of one per top-level deck
+    notes_display: str = "notes"
+    decks_display: str = "decks"
+
+
+Clock = Callable[[], float]
+Wait = Callable[[float], None]
+
+
+def collect_cards(options: BuildOptions) -> tuple[list[Card], list[Problem]]:
+    """Read, parse and render every notes file; problems from all files at once."""
+    sources, problems = read_notes(options.notes_dir, options.notes_display)
+    cards: list[Card] = []
+    for source in sources:
+        parsed = parse_file(source)
+        problems.extend(parsed.problems)
+        cards.extend(render_card(q) for q in parsed.questions)
+    return cards, problems
+
+
+def build(options: BuildOptions, *, clock: Clock, wait: Wait) -> BuildReport:
+    """Build the decks; raises BuildFailed (writing nothing) when the notes have errors."""
+    cards, problems = collect_cards(options)
+    problems.extend(find_duplicates(cards))
+    lock_path = options.decks_dir / LOCK_NAME
+    lock = load_lock(lock_path, f"{options.decks_display}/{LOCK_NAME}")
+    matching = match_cards(cards, lock)
+    problems.extend(matching.problems)
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise BuildFailed(_ordered(problems))
+    if not cards:
+        raise BuildFailed(
+            _ordered(problems)
+            + [
+                Problem(
+                    severity=Severity.ERROR,
+                    path=options.notes_display,
+                    line=0,
+                    message="no questions found: a question is a heading followed by an "
+                    "'**Answer:**' line (see the README)",
+                )
+            ]
+        )
+
+    nt_hash = notetype_hash()
+    floor = earliest_mod(matching, lock, nt_hash)
+    now = int(clock())
+    if floor > now:
+        # A changed note needs a mod above its last one, and a mod in the future would
+        # block every later update until the clock passed it: wait for the clock.
+        wait(floor - clock())
+        now = max(int(clock()), floor)
+    identified = stamp_notes(matching, lock, nt_hash, now)
+
+    groups = group_packages(identified.notes, options.output)
+    for target, notes in groups.items():
+        write_package(options.decks_dir / target if options.output is None else target, notes,
+                      identified.lock.notetype.mod if identified.lock.notetype else now)
+    written = {str(t) for t in groups} if options.output is None else set()
+    stale = sorted(set(lock.packages) - written) if options.output is None else []
+    for name in stale:
+        (options.decks_dir / name).unlink(missing_ok=True)
+    packages = tuple(sorted(written)) if options.output is None else lock.packages
+    save_lock(lock_path, replace(identified.lock, packages=packages))
+
+    return BuildReport(
+        packages=tuple(_summary(str(t), n) for t, n in groups.items()),
+        warnings=tuple(_ordered([p for p in problems if p.severity is Severity.WARNING])),
+        rematches=identified.rematches,
+        moves=identified.moves,
+        departed=identified.departed,
+        stale_packages=tuple(stale),
+    )
+
+
+def group_packages(notes: tuple[Note, ...], output: Path | None) -> dict[Path, list[Note]]:
+    """One package per top-level deck (named after it), or all in `output`."""
+    if output is not None:
+        return {output: list(notes)}
+    # Anki's deck names ignore case, so "ML" and "ml" are one deck and one package.
+    by_top: dict[str, list[Note]] = defaultdict(list)
+    for note in notes:
+        by_top[note.deck.split("::")[0].casefold()].append(note)
+    packages: dict[Path, list[Note]] = {}
+    for top in sorted(by_top):
+        slug = package_slug(top)
+        name = Path(f"{slug}.apkg")
+        n = 1
+        while name in packages:  # two names that slug alike ("C++" and "C")
+            n += 1
+            name = Path(f"{slug}-{n}.apkg")
+        packages[name] = by_top[top]
+    return packages
+
+
+def package_slug(deck: str) -> str:
+    """`Deep Learning` -> `deep-learning`; non-Latin names keep their letters."""
+    slug = re.sub(r"[^\w]+", "-", deck.casefold()).strip("-_")
+    return slug or "deck"
+
+
+def _summary(filename: str, notes: list[Note]) -> PackageSummary:
+    return PackageSummary(
+        filename=filename,
+        notes=len(notes),
+        new=sum(n.status == "new" for n in notes),
+        updated=sum(n.status == "updated" for n in notes),
+        unchanged=sum(n.status == "unchanged" for n in notes),
+    )
+
+
+def _ordered(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.path, p.line, p.severity.value))
+
+
+__all__ = ["BuildOptions", "BuildFailed", "DlcardsError", "build", "collect_cards"]

@@ -1,0 +1,134 @@
+"""The lockfile (decks/dlcards.lock): every note's guid and mod, kept between builds.
+
+It is the memory that makes re-imports update in place, so it is committed with the
+notes, written atomically, read strictly, and never silently replaced: a lockfile
+that does not parse or does not fit the schema stops the build with a hint.
+Readable JSON with a stable order, so its diffs say what changed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .atomic import write_atomic
+from .errors import LockfileError
+
+LOCK_NAME = "dlcards.lock"
+FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockEntry:
+    guid: str
+    deck: str
+    path: str
+    title: str
+    explicit_id: str | None
+    hash: str
+    mod: int
+    removed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotetypeState:
+    hash: str
+    mod: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lock:
+    entries: tuple[LockEntry, ...] = ()
+    notetype: NotetypeState | None = None
+    packages: tuple[str, ...] = ()
+
+
+def load_lock(path: Path, display: str) -> Lock:
+    """The lockfile at path; an empty Lock when there is none yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Lock()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockfileError(display, f"cannot be read ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LockfileError(f"{display}:{exc.lineno}", f"is not valid JSON ({exc.msg})") from None
+    try:
+        return _from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LockfileError(display, f"does not look like a dlcards lockfile ({exc})") from None
+
+
+def dump_lock(lock: Lock) -> str:
+    """The lockfile's text: entries ordered by file, then question, then guid."""
+    entries = sorted(lock.entries, key=lambda e: (e.removed, e.path, e.title.casefold(), e.guid))
+    data: dict[str, Any] = {
+        "dlcards_lock": FORMAT,
+        "notetype": None
+        if lock.notetype is None
+        else {"hash": lock.notetype.hash, "mod": lock.notetype.mod},
+        "packages": sorted(lock.packages),
+        "notes": [
+            {
+                "guid": e.guid,
+                "deck": e.deck,
+                "path": e.path,
+                "question": e.title,
+                **({"id": e.explicit_id} if e.explicit_id is not None else {}),
+                "hash": e.hash,
+                "mod": e.mod,
+                **({"removed": True} if e.removed else {}),
+            }
+            for e in entries
+        ],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+
+def save_lock(path: Path, lock: Lock) -> None:
+    write_atomic(path, dump_lock(lock).encode("utf-8"))
+
+
+def _from_json(data: Any) -> Lock:
+    if not isinstance(data, dict) or data.get("dlcards_lock") != FORMAT:
+        raise ValueError(f"expected a JSON object with \"dlcards_lock\": {FORMAT}")
+    notetype = None
+    if data.get("notetype") is not None:
+        nt = data["notetype"]
+        notetype = NotetypeState(hash=_str(nt["hash"]), mod=_int(nt["mod"]))
+    packages = tuple(_str(p) for p in data.get("packages", []))
+    entries = []
+    seen: set[str] = set()
+    for raw in data["notes"]:
+        explicit = raw.get("id")
+        entry = LockEntry(
+            guid=_str(raw["guid"]),
+            deck=_str(raw["deck"]),
+            path=_str(raw["path"]),
+            title=_str(raw["question"]),
+            explicit_id=None if explicit is None else _str(explicit),
+            hash=_str(raw["hash"]),
+            mod=_int(raw["mod"]),
+            removed=bool(raw.get("removed", False)),
+        )
+        if not entry.guid or entry.guid in seen:
+            raise ValueError(f"guid {entry.guid!r} is empty or appears twice")
+        seen.add(entry.guid)
+        entries.append(entry)
+    return Lock(entries=tuple(entries), notetype=notetype, packages=packages)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {value!r}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TypeError(f"expected a whole number, got {value!r}")
+    return value

@@ -1,0 +1,118 @@
+"""The values that flow between the stages: frozen, slotted, keyword-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .errors import Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceFile:
+    """One notes file as read from disk: decoded text and its front matter."""
+
+    path: str  # posix path under the notes root, e.g. "deep-learning/cnn.md"
+    display_path: str  # how messages name it, e.g. "notes/deep-learning/cnn.md"
+    meta: Mapping[str, object]
+    body: str  # the text after the front matter, LF line endings
+    body_line: int  # line number (1-based) of the body's first line in the file
+    deck: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Question:
+    """A question found in a notes file, as Markdown, with where it came from."""
+
+    path: str
+    display_path: str
+    line: int
+    deck: str
+    tags: tuple[str, ...]
+    title: str  # the heading text without numbering or wrapping emphasis (inline Markdown)
+    prompt: str  # Markdown between the heading and the answer label, often empty
+    answer: str  # Markdown
+    discussion: str  # Markdown, empty when there is none
+    explicit_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParsedFile:
+    """What parsing one file gave: its questions and what it noticed on the way."""
+
+    questions: tuple[Question, ...]
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Card:
+    """A question rendered to the HTML fields of the note type (before identity)."""
+
+    question: Question
+    front: str  # Question field HTML
+    back: str  # Answer field HTML
+    discussion: str  # Discussion field HTML
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Note:
+    """A card with its identity: what the packaging stage writes."""
+
+    guid: str
+    mod: int
+    deck: str
+    fields: tuple[str, ...]  # Question, Answer, Discussion, Source, ID
+    tags: tuple[str, ...]
+    status: str  # "new" | "updated" | "unchanged"
+    question: Question
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rematch:
+    """A question whose text changed and kept its old note by similarity."""
+
+    question: Question
+    old_title: str
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeckMove:
+    """A note whose deck changed in the notes; Anki keeps its cards where they are."""
+
+    question: Question
+    old_deck: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Departed:
+    """A question that has left the notes since an earlier build."""
+
+    guid: str
+    deck: str
+    path: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PackageSummary:
+    """One .apkg written by a build, and what its next import will do."""
+
+    filename: str
+    notes: int
+    new: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildReport:
+    """Everything a build did, for the CLI to tell the user."""
+
+    packages: tuple[PackageSummary, ...]
+    warnings: tuple[Problem, ...] = ()
+    rematches: tuple[Rematch, ...] = ()
+    moves: tuple[DeckMove, ...] = ()
+    departed: tuple[Departed, ...] = ()
+    stale_packages: tuple[str, ...] = field(default=())

@@ -1,0 +1,119 @@
+"""The note types dlcards writes: ids, fields, templates and styling.
+
+Anki matches note types by id and treats any change to the field or template
+count, order or names as a new schema: the import then makes a copy named "X+"
+and every existing note becomes "conflicting", never to be updated again. So the
+schema below is frozen forever; each field and template carries a permanent "id"
+(which also lets Anki rename one in place). Only the template text and CSS may
+evolve, and a change to them is applied by Anki only when the note type's mod is
+newer, which the lockfile takes care of (see identify.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+
+from .highlight import code_css
+
+# Frozen: never change these values or the order of FIELDS and TEMPLATES.
+MODEL_ID = 1764100800001
+MODEL_NAME = "dlcards Q&A"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldSpec:
+    name: str
+    id: int
+
+
+FIELDS = (
+    FieldSpec(name="Question", id=7341056120785501281),
+    FieldSpec(name="Answer", id=2390718045523098713),
+    FieldSpec(name="Discussion", id=5867204392160341977),
+    FieldSpec(name="Source", id=1158930482712650043),
+    FieldSpec(name="ID", id=8823401177260954129),
+)
+TEMPLATE_NAME = "Card 1"
+TEMPLATE_ID = 4716009358844108021
+
+FRONT = """<div class="dlc-card">
+<div class="dlc-question">{{Question}}</div>
+</div>"""
+
+BACK = """<div class="dlc-card">
+<div class="dlc-question">{{Question}}</div>
+<hr id="answer">
+<div class="dlc-answer">{{Answer}}</div>
+{{#Discussion}}
+<div class="dlc-discussion">
+<div class="dlc-label">Discussion</div>
+{{Discussion}}
+</div>
+{{/Discussion}}
+<div class="dlc-source">{{Source}}</div>
+</div>"""
+
+BASE_CSS = """\
+.card {
+  font-family: -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  font-size: 18px;
+  line-height: 1.5;
+  color: #1f2328;
+  background-color: #ffffff;
+  text-align: left;
+  margin: 0;
+  padding: 0;
+}
+.dlc-card { max-width: 46em; margin: 0 auto; padding: 16px 18px; overflow-wrap: break-word; }
+.dlc-question { font-size: 1.15em; font-weight: 600; }
+.dlc-question p, .dlc-question ul, .dlc-question ol { font-weight: 400; font-size: 0.9em; }
+hr#answer { border: none; border-top: 1px solid #d0d7de; margin: 14px 0; }
+.dlc-answer p, .dlc-discussion p { margin: 0.6em 0; }
+.dlc-card ul, .dlc-card ol { padding-left: 1.4em; margin: 0.5em 0; }
+.dlc-card li { margin: 0.2em 0; }
+.dlc-card code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.88em; }
+.dlc-card :not(pre) > code { background: rgba(127, 127, 127, 0.15); border-radius: 4px; padding: 0.1em 0.3em; }
+.dlc-code { border-radius: 6px; margin: 0.7em 0; }
+.dlc-code pre { margin: 0; padding: 10px 12px; overflow-x: auto; white-space: pre; font-size: 0.85em; line-height: 1.4; }
+.dlc-card table { border-collapse: collapse; margin: 0.7em 0; display: block; overflow-x: auto; max-width: 100%; }
+.dlc-card th, .dlc-card td { border: 1px solid #d0d7de; padding: 4px 8px; }
+.dlc-card th { background: rgba(127, 127, 127, 0.12); }
+.dlc-math { overflow-x: auto; margin: 0.6em 0; }
+.dlc-discussion { margin-top: 16px; padding: 8px 12px; border-left: 4px solid #8c959f; background: rgba(127, 127, 127, 0.08); border-radius: 0 6px 6px 0; }
+.dlc-label { font-size: 0.8em; font-weight: 700; text-transform: uppercase; letter-spacing: 0.05em; color: #57606a; }
+.dlc-source { margin-top: 18px; font-size: 0.72em; color: #8c959f; }
+.nightMode.card, .night_mode .card, .card.night_mode { color: #e6edf3; background-color: #1e1e1e; }
+.nightMode hr#answer, .night_mode hr#answer { border-top-color: #444c56; }
+.nightMode .dlc-card th, .nightMode .dlc-card td, .night_mode .dlc-card th, .night_mode .dlc-card td { border-color: #444c56; }
+.nightMode .dlc-label, .night_mode .dlc-label { color: #9da7b1; }
+.nightMode .dlc-source, .night_mode .dlc-source { color: #768390; }
+@media (max-width: 480px) {
+  .card { font-size: 17px; }
+  .dlc-card { padding: 10px 12px; }
+}
+"""
+
+
+@cache
+def css() -> str:
+    """The note type's stylesheet: card layout, then code colours for light and night."""
+    return BASE_CSS + code_css()
+
+
+@cache
+def notetype_hash() -> str:
+    """A digest of everything about the note type that Anki applies on update."""
+    data = json.dumps(
+        {
+            "id": MODEL_ID,
+            "name": MODEL_NAME,
+            "fields": [(f.name, f.id) for f in FIELDS],
+            "templates": [(TEMPLATE_NAME, TEMPLATE_ID, FRONT, BACK)],
+            "css": css(),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(data.encode()).hexdigest()

@@ -1,0 +1,82 @@
+"""Rendering stage: a question's Markdown into the HTML of its note fields.
+
+Raw HTML in notes is escaped and shown as text, links keep only safe schemes, math
+reaches Anki as `\\(…\\)` / `\\[…\\]` for its MathJax, and code is highlighted at
+build time. Every field comes out NFC, free of control characters (a `\\x1f` would
+end a field inside Anki's storage and abort the whole import).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from typing import Any
+
+import mistune
+from mistune.core import BlockState
+
+from .highlight import highlight_code
+from .markdown import create_markdown
+from .model import Card, Question
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class _CardRenderer(mistune.HTMLRenderer):
+    def __init__(self) -> None:
+        super().__init__(escape=True)
+
+    def block_code(self, code: str, info: str | None = None) -> str:
+        language = info.split()[0] if info and info.strip() else None
+        return highlight_code(code, language)
+
+    def block_math(self, text: str) -> str:
+        return f'<div class="dlc-math">\\[{html.escape(text.strip(), quote=False)}\\]</div>\n'
+
+    def display_math(self, text: str) -> str:
+        return f"\\[{html.escape(text.strip(), quote=False)}\\]"
+
+    def inline_math(self, text: str) -> str:
+        return f"\\({html.escape(text, quote=False)}\\)"
+
+
+_renderer = _CardRenderer()
+_md = create_markdown(renderer=_renderer)
+
+
+def render_card(question: Question) -> Card:
+    """The Question, Answer and Discussion fields of one question."""
+    front = render_inline(question.title)
+    if question.prompt:
+        front = f'<div class="dlc-title">{front}</div>\n{render_markdown(question.prompt)}'
+    return Card(
+        question=question,
+        front=clean_field(front),
+        back=clean_field(render_markdown(question.answer)),
+        discussion=clean_field(render_markdown(question.discussion)) if question.discussion else "",
+    )
+
+
+def render_markdown(text: str) -> str:
+    """Block Markdown to HTML."""
+    return str(_md(text)).strip()
+
+
+def render_inline(text: str) -> str:
+    """Inline Markdown (a heading's text) to HTML, without a wrapping paragraph."""
+    state = BlockState()
+    tokens: list[dict[str, Any]] = _md.inline(text.strip(), state.env)
+    return str(_renderer(tokens, state)).strip()
+
+
+def clean_field(value: str) -> str:
+    """NFC, no control characters (tab and newline are kept)."""
+    value = _CONTROL.sub(lambda m: "\t" if m.group() == "\t" else ("\n" if m.group() == "\n" else ""), value)
+    return unicodedata.normalize("NFC", value)
+
+
+def plain_text(value: str) -> str:
+    """A field's HTML reduced to readable text (for summaries and listings)."""
+    text = re.sub(r"<[^>]*>", "", value)
+    return html.unescape(text).strip()

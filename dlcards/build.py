@@ -62,15 +62,15 @@ def build(options: BuildOptions, *, clock: Clock, wait: Wait) -> BuildReport:
         raise BuildFailed(_ordered(problems))
     if not cards:
         raise BuildFailed(
-            _ordered(problems)
-            + [
+            [
+                *_ordered(problems),
                 Problem(
                     severity=Severity.ERROR,
                     path=options.notes_display,
                     line=0,
                     message="no questions found: a question is a heading followed by an "
                     "'**Answer:**' line (see the README)",
-                )
+                ),
             ]
         )
 
@@ -86,8 +86,11 @@ def build(options: BuildOptions, *, clock: Clock, wait: Wait) -> BuildReport:
 
     groups = group_packages(identified.notes, options.output)
     for target, notes in groups.items():
-        write_package(options.decks_dir / target if options.output is None else target, notes,
-                      identified.lock.notetype.mod if identified.lock.notetype else now)
+        write_package(
+            options.decks_dir / target if options.output is None else target,
+            notes,
+            identified.lock.notetype.mod if identified.lock.notetype else now,
+        )
     written = {str(t) for t in groups} if options.output is None else set()
     stale = sorted(set(lock.packages) - written) if options.output is None else []
     for name in stale:
@@ -145,4 +148,4 @@ def _ordered(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.path, p.line, p.severity.value))
 
 
-__all__ = ["BuildOptions", "BuildFailed", "DlcardsError", "build", "collect_cards"]
+__all__ = ["BuildFailed", "BuildOptions", "DlcardsError", "build", "collect_cards"]

@@ -31,12 +31,29 @@ def main() -> None:
 
 
 @main.command("build")
-@click.option("--notes", "notes_dir", type=click.Path(file_okay=False, path_type=Path), default="notes",
-              show_default=True, help="Folder of Markdown notes to read.")
-@click.option("--decks", "decks_dir", type=click.Path(file_okay=False, path_type=Path), default="decks",
-              show_default=True, help="Folder for the .apkg files and the lockfile.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write every deck into this one .apkg instead of one per top-level deck.")
+@click.option(
+    "--notes",
+    "notes_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="notes",
+    show_default=True,
+    help="Folder of Markdown notes to read.",
+)
+@click.option(
+    "--decks",
+    "decks_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="decks",
+    show_default=True,
+    help="Folder for the .apkg files and the lockfile.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write every deck into this one .apkg instead of one per top-level deck.",
+)
 def build_command(notes_dir: Path, decks_dir: Path, output: Path | None) -> None:
     """Build the notes into Anki packages (one per top-level deck).
 
@@ -110,4 +127,4 @@ def _print_report(report: BuildReport, decks_dir: Path | None) -> None:
         )
 
 
-__all__ = ["main", "Severity"]
+__all__ = ["Severity", "main"]

@@ -48,9 +48,11 @@ def code_css() -> str:
     """The token colours: a light style, and a dark one under Anki's night-mode classes."""
     from pygments.formatters import HtmlFormatter
 
-    light = HtmlFormatter(style=LIGHT_STYLE).get_style_defs(f".{CSS_CLASS}")
-    night = HtmlFormatter(style=NIGHT_STYLE).get_style_defs(
-        [f".nightMode .{CSS_CLASS}", f".night_mode .{CSS_CLASS}"]
+    light = str(HtmlFormatter(style=LIGHT_STYLE).get_style_defs(f".{CSS_CLASS}"))  # type: ignore[no-untyped-call]
+    night = str(
+        HtmlFormatter(style=NIGHT_STYLE).get_style_defs(  # type: ignore[no-untyped-call]
+            [f".nightMode .{CSS_CLASS}", f".night_mode .{CSS_CLASS}"]
+        )
     )
     # Keep only the rules scoped to code blocks: Pygments also emits bare `pre` and
     # line-number rules that would restyle the whole card.

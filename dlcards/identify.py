@@ -199,7 +199,9 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
         for ratio, i, guid, e in pairs:
             if chosen[i] is None and guid not in claimed:
                 claim(i, e)
-                rematches.append(Rematch(question=cards[i].question, old_title=e.title, similarity=round(ratio, 3)))
+                rematches.append(
+                    Rematch(question=cards[i].question, old_title=e.title, similarity=round(ratio, 3))
+                )
 
     # 4. Everything else is new: derive its guid, away from every guid already known.
     taken = {e.guid for e in entries}
@@ -221,7 +223,7 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
 
     problems = []
     owner: dict[str, Question] = {}
-    for card, guid in zip(cards, guids):
+    for card, guid in zip(cards, guids, strict=False):
         if guid in owner:
             first = owner[guid]
             problems.append(
@@ -254,7 +256,7 @@ def earliest_mod(matching: Matching, lock: Lock, notetype_hash: str) -> int:
     """The smallest mod that every changed note (and the note type) may take:
     strictly above what it had, so Anki applies the change."""
     floor = 0
-    for card, guid, prev in zip(matching.cards, matching.guids, matching.previous):
+    for card, guid, prev in zip(matching.cards, matching.guids, matching.previous, strict=False):
         if prev is not None and prev.hash != content_hash(note_fields(card, guid), card.question.tags):
             floor = max(floor, prev.mod + 1)
     if lock.notetype is not None and lock.notetype.hash != notetype_hash:
@@ -267,7 +269,7 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
     notes: list[Note] = []
     entries: list[LockEntry] = []
     moves: list[DeckMove] = []
-    for card, guid, prev in zip(matching.cards, matching.guids, matching.previous):
+    for card, guid, prev in zip(matching.cards, matching.guids, matching.previous, strict=False):
         q = card.question
         fields = note_fields(card, guid)
         digest = content_hash(fields, q.tags)

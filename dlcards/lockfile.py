@@ -68,9 +68,7 @@ def dump_lock(lock: Lock) -> str:
     entries = sorted(lock.entries, key=lambda e: (e.removed, e.path, e.title.casefold(), e.guid))
     data: dict[str, Any] = {
         "dlcards_lock": FORMAT,
-        "notetype": None
-        if lock.notetype is None
-        else {"hash": lock.notetype.hash, "mod": lock.notetype.mod},
+        "notetype": None if lock.notetype is None else {"hash": lock.notetype.hash, "mod": lock.notetype.mod},
         "packages": sorted(lock.packages),
         "notes": [
             {
@@ -95,7 +93,7 @@ def save_lock(path: Path, lock: Lock) -> None:
 
 def _from_json(data: Any) -> Lock:
     if not isinstance(data, dict) or data.get("dlcards_lock") != FORMAT:
-        raise ValueError(f"expected a JSON object with \"dlcards_lock\": {FORMAT}")
+        raise ValueError(f'expected a JSON object with "dlcards_lock": {FORMAT}')
     notetype = None
     if data.get("notetype") is not None:
         nt = data["notetype"]

@@ -8,7 +8,8 @@ what lets the parser give every question a line number and slice its Markdown.
 
 from __future__ import annotations
 
-from typing import Any, Match
+from re import Match
+from typing import Any
 
 import mistune
 from mistune.block_parser import BlockParser
@@ -31,12 +32,14 @@ _INLINE_MATH = (
     r"\$(?![\s$])(?P<math_text>(?:[^$\\\n]|\\.)*?[^\s\\$])\$(?!\d)"
 )
 
+
 def _parse_block_math(block: BlockParser, m: Match[str], state: BlockState) -> int:
     text = m.group("math_text_single")
     if text is None:
         text = m.group("math_text_multi")
     state.append_token({"type": "block_math", "raw": text})
     return m.end()
+
 
 def _parse_inline_math(inline: InlineParser, m: Match[str], state: InlineState) -> int:
     display = m.group("display_math_text")
@@ -46,11 +49,13 @@ def _parse_inline_math(inline: InlineParser, m: Match[str], state: InlineState) 
         state.append_token({"type": "inline_math", "raw": m.group("math_text")})
     return m.end()
 
+
 def _math(md: mistune.Markdown) -> None:
     md.block.register("block_math", _BLOCK_MATH, _parse_block_math, before="list")
     md.block.insert_rule(md.block.list_rules, "block_math", before="list")
     md.block.insert_rule(md.block.block_quote_rules, "block_math", before="list")
     md.inline.register("inline_math", _INLINE_MATH, _parse_inline_math, before="codespan")
+
 
 class _PositionedState(BlockState):
     """A BlockState whose new paragraphs remember where they start."""
@@ -61,6 +66,7 @@ class _PositionedState(BlockState):
             last["text"] += text
         else:
             self.tokens.append({"type": "paragraph", "text": text, "_pos": self.cursor})
+
 
 class _PositionedBlockParser(BlockParser):
     """Stamps every token a block rule adds with the offset the rule matched at."""
@@ -74,6 +80,7 @@ class _PositionedBlockParser(BlockParser):
             token.setdefault("_pos", m.start())
         return end
 
+
 def create_markdown(renderer: mistune.HTMLRenderer | None) -> mistune.Markdown:
     """A mistune Markdown with dlcards' block rules and plugins."""
     md = mistune.Markdown(renderer=renderer, block=_PositionedBlockParser())
@@ -83,6 +90,7 @@ def create_markdown(renderer: mistune.HTMLRenderer | None) -> mistune.Markdown:
     mistune.plugins.import_plugin("strikethrough")(md)
     _math(md)
     return md
+
 
 def parse_blocks(md: mistune.Markdown, text: str) -> tuple[list[Token], BlockState]:
     """Block-level tokens of text (no inline parsing), each stamped with `_pos`."""

@@ -118,7 +118,7 @@ class _FileParser:
                 end=starts[i + 1] if i + 1 < len(starts) else len(self.text),
                 line=self._line(s),
             )
-            for i, (t, s) in enumerate(zip(tokens, starts))
+            for i, (t, s) in enumerate(zip(tokens, starts, strict=False))
         ]
         self.problems: list[Problem] = []
 
@@ -234,9 +234,7 @@ class _FileParser:
     @staticmethod
     def _opens(current: str, label: str) -> bool:
         # The answer label opens the answer once; the discussion label only follows it.
-        return (current == "prompt" and label == "answer") or (
-            current == "answer" and label == "discussion"
-        )
+        return (current == "prompt" and label == "answer") or (current == "answer" and label == "discussion")
 
     def _drop_epilogue(self, texts: list[str], blocks: list[_Block]) -> None:
         """Paragraphs after the last list of the file's last discussion speak of the file."""

@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 from .errors import DlcardsError, Problem, Severity
 from .model import SourceFile
@@ -47,9 +47,7 @@ def find_note_files(root: Path) -> list[Path]:
 def read_notes(root: Path, display_root: str) -> tuple[list[SourceFile], list[Problem]]:
     """Read every notes file under root; display_root is how messages name root."""
     if not root.is_dir():
-        raise DlcardsError(
-            f"{display_root}: no such notes directory (create it, or pass --notes DIR)"
-        )
+        raise DlcardsError(f"{display_root}: no such notes directory (create it, or pass --notes DIR)")
     paths = find_note_files(root)
     if not paths:
         raise DlcardsError(f"{display_root}: no .md files found; nothing to build")
@@ -70,9 +68,7 @@ def read_notes(root: Path, display_root: str) -> tuple[list[SourceFile], list[Pr
     return files, problems
 
 
-def read_source(
-    data: bytes, *, path: str, display_path: str
-) -> tuple[SourceFile | None, list[Problem]]:
+def read_source(data: bytes, *, path: str, display_path: str) -> tuple[SourceFile | None, list[Problem]]:
     """Turn a file's bytes into a SourceFile, or say (with a line) why it cannot be."""
     text = decode_text(data, display_path)
     if isinstance(text, Problem):
@@ -128,17 +124,20 @@ def decode_text(data: bytes, display_path: str) -> str | Problem:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def split_front_matter(
-    text: str, display_path: str
-) -> tuple[str | None, str, int, Problem | None]:
+def split_front_matter(text: str, display_path: str) -> tuple[str | None, str, int, Problem | None]:
     """Split a leading `---` YAML block from the body, keeping line numbers exact."""
     if not _FM_OPEN.match(text):
         return None, text, 1, None
     start = text.index("\n") + 1
     close = _FM_CLOSE.search(text, start)
     if close is None:
-        return None, "", 1, _error(
-            display_path, 1, "front matter opened with '---' is never closed (add a '---' line after it)"
+        return (
+            None,
+            "",
+            1,
+            _error(
+                display_path, 1, "front matter opened with '---' is never closed (add a '---' line after it)"
+            ),
         )
     fm_text = text[start : close.start()]
     body_start = text.find("\n", close.end())
@@ -150,7 +149,7 @@ def split_front_matter(
 def load_front_matter(fm_text: str, display_path: str) -> dict[str, Any] | Problem:
     """Load front matter with safe YAML; any keys, dates kept as text."""
     try:
-        loaded = frontmatter.YAMLHandler().load(fm_text, Loader=_TextLoader)
+        loaded = YAMLHandler().load(fm_text, Loader=_TextLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = 2 + (mark.line if mark is not None else 0)
@@ -172,9 +171,7 @@ def _meta_value(meta: dict[str, Any], key: str) -> object:
     return None
 
 
-def deck_from_meta(
-    meta: dict[str, Any], path: str, display_path: str, problems: list[Problem]
-) -> str:
+def deck_from_meta(meta: dict[str, Any], path: str, display_path: str, problems: list[Problem]) -> str:
     """The `deck` key (`::` for subdecks), else the path: folders become parent decks."""
     value = _meta_value(meta, "deck")
     if value is not None:
@@ -227,7 +224,7 @@ def normalize_tags(raw: list[str]) -> tuple[str, ...]:
     tags: list[str] = []
     for tag in raw:
         tag = re.sub(r"\s+", "_", tag.strip().lstrip("#"))
-        tag = "".join(ch for ch in tag if ch.isprintable() and ch not in "\"")
+        tag = "".join(ch for ch in tag if ch.isprintable() and ch not in '"')
         if tag and tag.casefold() not in seen:
             seen.add(tag.casefold())
             tags.append(tag)

@@ -104,7 +104,10 @@ def test_warnings_name_file_and_line_and_do_not_fail(runner: CliRunner) -> None:
             "error: notes/latin1.md:15: not valid UTF-8 (byte 0xe9); save the file as UTF-8",
         ),
         (
-            {"x.md": GOOD, "y.md": "---\ndeck: X\n---\n\n### What does the CLI print?\n\n**Answer:** twice\n"},
+            {
+                "x.md": GOOD,
+                "y.md": "---\ndeck: X\n---\n\n### What does the CLI print?\n\n**Answer:** twice\n",
+            },
             "error: notes/y.md:5: the same question is already in deck 'X' at notes/x.md:5; "
             "merge them or reword one",
         ),
@@ -144,7 +147,10 @@ def test_all_problems_in_all_files_are_reported_in_one_run(runner: CliRunner) ->
     write("b.md", b"\xff\xfe")
     result = runner.invoke(main, ["build"])
     assert result.exit_code == 1
-    assert [line.split(":")[1].strip() for line in result.stderr.splitlines()[:2]] == ["notes/a.md", "notes/b.md"]
+    assert [line.split(":")[1].strip() for line in result.stderr.splitlines()[:2]] == [
+        "notes/a.md",
+        "notes/b.md",
+    ]
     assert result.stderr.splitlines()[-1] == "dlcards: 2 errors; nothing was written"
 
 

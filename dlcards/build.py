@@ -76,12 +76,11 @@ def build(options: BuildOptions, *, clock: Clock, wait: Wait) -> BuildReport:
 
     nt_hash = notetype_hash()
     floor = earliest_mod(matching, lock, nt_hash)
+    # A changed note needs a mod above its last one, and a mod in the future would
+    # block every later update until the clock passed it: wait for the clock.
+    while int(clock()) < floor:
+        wait(floor - clock() + 0.01)
     now = int(clock())
-    if floor > now:
-        # A changed note needs a mod above its last one, and a mod in the future would
-        # block every later update until the clock passed it: wait for the clock.
-        wait(floor - clock())
-        now = max(int(clock()), floor)
     identified = stamp_notes(matching, lock, nt_hash, now)
 
     groups = group_packages(identified.notes, options.output)

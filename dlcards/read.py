@@ -35,7 +35,11 @@ _TextLoader.yaml_implicit_resolvers = {
 def find_note_files(root: Path) -> list[Path]:
     """Every Markdown file under root, in a stable order; hidden folders are skipped."""
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def fail(exc: OSError) -> None:
+        raise DlcardsError(f"{exc.filename}: cannot read folder ({exc.strerror or exc})")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=fail):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.endswith(".md") and not name.startswith("."):

@@ -263,3 +263,16 @@ def test_derive_guid_is_stable() -> None:
     """Derived guids never change between versions: users' collections depend on them."""
     assert derive_guid("q", "deep learning", "what is x?") == derive_guid("q", "deep learning", "what is x?")
     assert derive_guid("q", "a", "b") == "JteVFlBEXTf"
+
+
+def test_lost_lockfile_guid_does_not_depend_on_other_decks(project: Project) -> None:
+    """Derived guids include the deck: a question's guid does not hinge on its twin elsewhere."""
+    project.write("a.md", NOTES)
+    project.write("b.md", NOTES)
+    project.build()
+    data = json.loads((project.decks / "dlcards.lock").read_text(encoding="utf-8"))
+    b_guids = {n["guid"] for n in data["notes"] if n["path"] == "b.md"}
+    (project.decks / "dlcards.lock").unlink()
+    (project.notes / "a.md").unlink()
+    project.build()
+    assert set(guids(project).values()) == b_guids

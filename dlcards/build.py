@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import BuildFailed, DlcardsError, Problem, Severity
+from .errors import BuildFailed, Problem, Severity
 from .identify import earliest_mod, find_duplicates, match_cards, stamp_notes
 from .lockfile import LOCK_NAME, load_lock, save_lock
 from .model import BuildReport, Card, Note, PackageSummary
@@ -145,6 +145,3 @@ def _summary(filename: str, notes: list[Note]) -> PackageSummary:
 
 def _ordered(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.path, p.line, p.severity.value))
-
-
-__all__ = ["BuildFailed", "BuildOptions", "DlcardsError", "build", "collect_cards"]

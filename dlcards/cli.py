@@ -13,7 +13,7 @@ import click
 
 from . import __version__
 from .build import BuildOptions, build
-from .errors import BuildFailed, DlcardsError, Severity
+from .errors import BuildFailed, DlcardsError
 from .model import BuildReport
 
 _MAX_LISTED = 10
@@ -125,6 +125,3 @@ def _print_report(report: BuildReport, decks_dir: Path | None) -> None:
             f"{where}: {package.notes} note{'s' if package.notes != 1 else ''} "
             f"({package.new} new, {package.updated} updated, {package.unchanged} unchanged)"
         )
-
-
-__all__ = ["Severity", "main"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import Problem
 
@@ -115,4 +115,4 @@ class BuildReport:
     rematches: tuple[Rematch, ...] = ()
     moves: tuple[DeckMove, ...] = ()
     departed: tuple[Departed, ...] = ()
-    stale_packages: tuple[str, ...] = field(default=())
+    stale_packages: tuple[str, ...] = ()

@@ -109,7 +109,7 @@ class _FileParser:
         self.source = source
         tokens, _ = parse_blocks(_md, source.body)
         self.text = source.body if source.body.endswith("\n") else source.body + "\n"
-        self.line_starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
         starts = [int(t.get("_pos", 0)) for t in tokens]
         self.blocks = [
             _Block(

@@ -72,8 +72,7 @@ def render_inline(text: str) -> str:
 
 def clean_field(value: str) -> str:
     """NFC, no control characters (tab and newline are kept)."""
-    value = _CONTROL.sub(lambda m: "\t" if m.group() == "\t" else ("\n" if m.group() == "\n" else ""), value)
-    return unicodedata.normalize("NFC", value)
+    return unicodedata.normalize("NFC", _CONTROL.sub("", value))
 
 
 def plain_text(value: str) -> str:

@@ -8,7 +8,7 @@ what lets the parser give every question a line number and slice its Markdown.
 
 from __future__ import annotations
 
-from re import Match
+from re import Match, Pattern
 from typing import Any
 
 import mistune
@@ -18,6 +18,7 @@ from mistune.inline_parser import InlineParser
 from mistune.plugins.table import table, table_in_list, table_in_quote
 
 Token = dict[str, Any]
+_QUOTE_BREAKS = ["blank_line", "thematic_break", "fenced_code", "list", "block_html"]
 
 # Display math: `$$` on its own line(s), or `$$ ... $$` alone on one line.
 _BLOCK_MATH = (
@@ -29,7 +30,7 @@ _BLOCK_MATH = (
 # followed by a digit ("$5 and $10" stays text).
 _INLINE_MATH = (
     r"\$\$(?P<display_math_text>(?:[^$\\]|\\.)+?)\$\$|"
-    r"\$(?![\s$])(?P<math_text>(?:[^$\\\n]|\\.)*?[^\s\\$])\$(?!\d)"
+    r"\$(?![\s$])(?P<math_text>(?:[^$\\\n]|\\.)*?(?:[^\s\\$]|\\.))\$(?!\d)"
 )
 
 
@@ -79,6 +80,22 @@ class _PositionedBlockParser(BlockParser):
         for token in state.tokens[before:]:
             token.setdefault("_pos", m.start())
         return end
+
+    def _parse_indent_code_fast(self, state: BlockState) -> int | None:
+        # mistune's fast path for indented code adds tokens without parse_method.
+        start, before = state.cursor, len(state.tokens)
+        end: int | None = super()._parse_indent_code_fast(state)
+        for token in state.tokens[before:]:
+            token.setdefault("_pos", start)
+        return end
+
+    def compile_sc(self, rules: list[str] | None = None) -> Pattern[str]:
+        # CommonMark: an ATX heading ends a block quote's lazy continuation. mistune
+        # leaves it out of the rules that end one, so "> tip\n## Next?" would hide the
+        # heading inside the quote.
+        if rules == _QUOTE_BREAKS:
+            rules = [*rules, "atx_heading"]
+        return super().compile_sc(rules)
 
 
 def create_markdown(renderer: mistune.HTMLRenderer | None) -> mistune.Markdown:

@@ -37,8 +37,10 @@ _DISCUSSION_PARAGRAPH = _label_paragraph(_DISCUSSION)
 _ANSWER_HEADING = re.compile(rf"^(?:{_ANSWER})$", re.IGNORECASE)
 _DISCUSSION_HEADING = re.compile(rf"^(?:{_DISCUSSION})$", re.IGNORECASE)
 
+# `1.`, `1)`, `1.2.`, `Q1:`, `Q:`, `Q1.`, `Question 7:`, also when bold (`**1.**`).
 _NUMBERING = re.compile(
-    r"^(?:(?:q|question)[ \t]*\d*[a-z]?[ \t]*[:.)\-–]|\d+(?:\.\d+)*[ \t]*[.):\-–])(?=\s|\*|_|$)[ \t]*",
+    r"^(\*\*|__)?[ \t]*(?:(?:q|question)[ \t]*\d*[ \t]*[:.)\-–]|\d+(?:\.\d+)*[.)])[ \t]*"
+    r"(?(1)\1)(?=\s|\*|_|$)[ \t]*",
     re.IGNORECASE,
 )
 _WRAPPED = re.compile(r"^(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1$", re.DOTALL)
@@ -86,6 +88,12 @@ def clean_title(text: str) -> tuple[str, bool]:
             return text, numbered
 
 
+def _looks_like_question(heading_text: str) -> bool:
+    """Ends with "?" or is numbered: a heading the user probably meant as a question."""
+    title, numbered = clean_title(heading_text)
+    return numbered or title.endswith("?")
+
+
 def _label_heading_kind(text: str) -> str | None:
     plain = re.sub(r"[*_`]", "", text).strip().rstrip(":").strip()
     if _ANSWER_HEADING.match(plain):
@@ -110,7 +118,11 @@ class _FileParser:
         tokens, _ = parse_blocks(_md, source.body)
         self.text = source.body if source.body.endswith("\n") else source.body + "\n"
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
-        starts = [int(t.get("_pos", 0)) for t in tokens]
+        starts: list[int] = []
+        for token in tokens:
+            # Every rule stamps its tokens (markdown.py); were one ever missed, joining it
+            # to the previous block keeps each piece of text in exactly one place.
+            starts.append(int(token.get("_pos", starts[-1] if starts else 0)))
         self.blocks = [
             _Block(
                 token=t,
@@ -138,19 +150,38 @@ class _FileParser:
         ]
         # A heading is a question when its own part of the file (up to the next
         # heading of any level) holds an answer label.
-        is_question: dict[int, bool] = {}
+        has_label: dict[int, bool] = {}
         for n, i in enumerate(headings):
             stop = headings[n + 1] if n + 1 < len(headings) else len(self.blocks)
-            is_question[i] = any(self._is_answer_label(b) for b in self.blocks[i + 1 : stop])
+            has_label[i] = any(self._is_answer_label(b) for b in self.blocks[i + 1 : stop])
+        looks_like = {i: _looks_like_question(str(self.blocks[i].token["text"])) for i in headings}
+        is_question = dict(has_label)
+        # A question-like heading keeps its label across deeper headings that are not
+        # question-like themselves ("## 1. What does this print?" / "### Snippet" / code
+        # / "**Answer:**"): those belong to its prompt.
+        for n, i in enumerate(headings):
+            if has_label[i] or not looks_like[i]:
+                continue
+            level = self._level(i)
+            deeper: list[int] = []
+            for j in headings[n + 1 :]:
+                if self._level(j) <= level or looks_like[j]:
+                    break
+                deeper.append(j)
+                if has_label[j]:
+                    is_question[i] = True
+                    for k in deeper:
+                        is_question[k] = False
+                    break
 
         sections: list[tuple[int, int]] = []
         for n, i in enumerate(headings):
             if not is_question[i]:
                 continue
-            level = int(self.blocks[i].token["attrs"]["level"])
+            level = self._level(i)
             end = len(self.blocks)
             for j in headings[n + 1 :]:
-                if is_question[j] or int(self.blocks[j].token["attrs"]["level"]) <= level:
+                if is_question[j] or self._level(j) <= level:
                     end = j
                     break
             sections.append((i, end))
@@ -159,8 +190,8 @@ class _FileParser:
         for i in headings:
             if i in inside:
                 continue
-            title, numbered = clean_title(str(self.blocks[i].token["text"]))
-            if title.endswith("?") or numbered:
+            title, _ = clean_title(str(self.blocks[i].token["text"]))
+            if looks_like[i]:
                 self._warn(
                     self.blocks[i].line,
                     f"heading {title!r} looks like a question but has no answer label "
@@ -173,6 +204,9 @@ class _FileParser:
             if question is not None:
                 questions.append(question)
         return ParsedFile(questions=tuple(questions), problems=tuple(self.problems))
+
+    def _level(self, index: int) -> int:
+        return int(self.blocks[index].token["attrs"]["level"])
 
     def _is_answer_label(self, block: _Block) -> bool:
         if block.kind == "heading":

@@ -18,6 +18,7 @@ from frontmatter.default_handlers import YAMLHandler
 from .errors import DlcardsError, Problem, Severity
 from .model import SourceFile
 
+_BLANKISH = re.compile(r"^[ \t]+$", re.MULTILINE)
 _FM_OPEN = re.compile(r"---[ \t]*\n")
 _FM_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
 
@@ -125,7 +126,10 @@ def decode_text(data: bytes, display_path: str) -> str | Problem:
             col=col,
             message=f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
         )
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # A line of only spaces or tabs is a blank line to a reader; to mistune a wide one
+    # continues a paragraph or opens indented code. Same line count, same meaning.
+    return _BLANKISH.sub("", text)
 
 
 def split_front_matter(text: str, display_path: str) -> tuple[str | None, str, int, Problem | None]:

@@ -245,6 +245,10 @@ class _FileParser:
 
         if last and part == "discussion":
             self._drop_epilogue(parts["discussion"], part_blocks["discussion"])
+        # A `---` between two questions separates them; it belongs to neither card.
+        while part_blocks[part] and part_blocks[part][-1].kind in ("thematic_break", "blank_line"):
+            part_blocks[part].pop()
+            parts[part].pop()
         answer = "".join(parts["answer"]).strip()
         if not title:
             self._warn(heading.line, "question heading is empty; no card made")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import BuildFailed, Problem, Severity
+from .errors import BuildFailed, LockfileError, Problem, Severity
 from .identify import earliest_mod, find_duplicates, match_cards, stamp_notes
 from .lockfile import LOCK_NAME, load_lock, save_lock
 from .model import BuildReport, Card, Note, PackageSummary
@@ -34,6 +34,8 @@ class BuildOptions:
     notes_display: str = "notes"
     decks_display: str = "decks"
 
+
+_CLOCK_SLACK = 5  # seconds of clock difference tolerated between machines sharing a lockfile
 
 Clock = Callable[[], float]
 Wait = Callable[[float], None]
@@ -76,6 +78,13 @@ def build(options: BuildOptions, *, clock: Clock, wait: Wait) -> BuildReport:
 
     nt_hash = notetype_hash()
     floor = earliest_mod(matching, lock, nt_hash)
+    latest = max([e.mod for e in lock.entries] + [lock.notetype.mod if lock.notetype else 0])
+    if latest > clock() + _CLOCK_SLACK:
+        # Anki would refuse every later update of such a note until the clock caught up.
+        raise LockfileError(
+            f"{options.decks_display}/{LOCK_NAME}",
+            "records changes made in the future; check this computer's clock",
+        )
     # A changed note needs a mod above its last one, and a mod in the future would
     # block every later update until the clock passed it: wait for the clock.
     while int(clock()) < floor:

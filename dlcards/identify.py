@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import html
 import json
 import re
 import unicodedata
@@ -30,6 +31,7 @@ from .errors import Problem, Severity
 from .lockfile import Lock, LockEntry, NotetypeState
 from .model import Card, DeckMove, Departed, Note, Question, Rematch
 from .notetype import MODEL_ID
+from .render import clean_field
 
 SIMILARITY = 0.8
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -175,7 +177,9 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
     # 3. Edited text: the most similar unclaimed entry, same file first.
     for same_file in (True, False):
         pairs: list[tuple[float, int, str, LockEntry]] = []
-        open_entries = [e for e in entries if e.guid not in claimed]
+        # A question that already left the notes is only ever restored by its exact
+        # text: otherwise a new question could take over its note and its reviews.
+        open_entries = [e for e in entries if e.guid not in claimed and not e.removed]
         if not open_entries:
             break
         for i, card in enumerate(cards):
@@ -249,7 +253,12 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
 
 def note_fields(card: Card, guid: str) -> tuple[str, ...]:
     """Question, Answer, Discussion, Source, ID: the note type's frozen field order."""
-    return (card.front, card.back, card.discussion, card.question.path, guid)
+    return (card.front, card.back, card.discussion, source_field(card.question.path), guid)
+
+
+def source_field(path: str) -> str:
+    """The notes file as field HTML: escaped, NFC, no control characters."""
+    return clean_field(html.escape(path, quote=False))
 
 
 def earliest_mod(matching: Matching, lock: Lock, notetype_hash: str) -> int:

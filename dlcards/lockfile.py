@@ -9,6 +9,7 @@ Readable JSON with a stable order, so its diffs say what changed.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from .atomic import write_atomic
 from .errors import LockfileError
 
 LOCK_NAME = "dlcards.lock"
+_PACKAGE_NAME = re.compile(r"^[^./\\][^/\\]*\.apkg$")
+_MAX_MOD = 10**10  # seconds; a larger number is milliseconds or garbage
 FORMAT = 1
 
 
@@ -59,7 +62,7 @@ def load_lock(path: Path, display: str) -> Lock:
         raise LockfileError(f"{display}:{exc.lineno}", f"is not valid JSON ({exc.msg})") from None
     try:
         return _from_json(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise LockfileError(display, f"does not look like a dlcards lockfile ({exc})") from None
 
 
@@ -98,11 +101,25 @@ def _from_json(data: Any) -> Lock:
     if data.get("notetype") is not None:
         nt = data["notetype"]
         notetype = NotetypeState(hash=_str(nt["hash"]), mod=_int(nt["mod"]))
-    packages = tuple(_str(p) for p in data.get("packages", []))
+    raw_packages = data.get("packages", [])
+    if not isinstance(raw_packages, list):
+        raise TypeError("'packages' must be a list")
+    packages = tuple(_str(p) for p in raw_packages)
+    for name in packages:
+        # The build deletes packages it no longer makes: only ever its own files.
+        if not _PACKAGE_NAME.match(name):
+            raise ValueError(f"{name!r} is not a package name dlcards writes")
     entries = []
     seen: set[str] = set()
+    if not isinstance(data["notes"], list):
+        raise TypeError("'notes' must be a list")
     for raw in data["notes"]:
+        if not isinstance(raw, dict):
+            raise TypeError(f"each note must be an object, got {raw!r}")
         explicit = raw.get("id")
+        removed = raw.get("removed", False)
+        if not isinstance(removed, bool):
+            raise TypeError(f"'removed' must be true or false, got {removed!r}")
         entry = LockEntry(
             guid=_str(raw["guid"]),
             deck=_str(raw["deck"]),
@@ -111,7 +128,7 @@ def _from_json(data: Any) -> Lock:
             explicit_id=None if explicit is None else _str(explicit),
             hash=_str(raw["hash"]),
             mod=_int(raw["mod"]),
-            removed=bool(raw.get("removed", False)),
+            removed=removed,
         )
         if not entry.guid or entry.guid in seen:
             raise ValueError(f"guid {entry.guid!r} is empty or appears twice")
@@ -127,6 +144,6 @@ def _str(value: Any) -> str:
 
 
 def _int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < _MAX_MOD:
         raise TypeError(f"expected a whole number, got {value!r}")
     return value

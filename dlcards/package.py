@@ -64,6 +64,8 @@ class _Note(genanki.Note):  # type: ignore[misc]
 
 def deck_id(name: str) -> int:
     """Anki matches decks by name; the id only has to be stable and unique per name."""
+    if name.casefold() == "default":
+        return 1  # the id genanki (and Anki) give "Default"; another id would make "Default_"
     digest = hashlib.sha256(name.casefold().encode("utf-8")).digest()
     return (int.from_bytes(digest[:8], "big") & ((1 << 52) - 1)) + (1 << 40)
 

@@ -46,6 +46,7 @@ _NUMBERING = re.compile(
 _WRAPPED = re.compile(r"^(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1$", re.DOTALL)
 _ID_COMMENT = re.compile(r"<!--\s*id\s*:\s*([^\s>]+)\s*-->", re.IGNORECASE)
 _ID_BLOCK = re.compile(r"^\s*<!--\s*id\s*:\s*([^\s>]+)\s*-->\s*$", re.IGNORECASE)
+_ID_START = re.compile(r"^\s*<!--\s*id\s*:", re.IGNORECASE)
 _MAX_ID = 128
 
 _md = create_markdown(renderer=None)
@@ -82,7 +83,7 @@ def clean_title(text: str) -> tuple[str, bool]:
             numbered = True
             text = stripped.strip()
         wrapped = _WRAPPED.match(text)
-        if wrapped:
+        if wrapped and wrapped.group(1) not in wrapped.group(2):
             text = wrapped.group(2).strip()
         if text == before:
             return text, numbered
@@ -160,7 +161,7 @@ class _FileParser:
         # question-like themselves ("## 1. What does this print?" / "### Snippet" / code
         # / "**Answer:**"): those belong to its prompt.
         for n, i in enumerate(headings):
-            if has_label[i] or not looks_like[i]:
+            if has_label[i] or not clean_title(str(self.blocks[i].token["text"]))[0].endswith("?"):
                 continue
             level = self._level(i)
             deeper: list[int] = []
@@ -197,6 +198,23 @@ class _FileParser:
                     f"heading {title!r} looks like a question but has no answer label "
                     "(add a '**Answer:**' line under it); no card made",
                 )
+
+        for block in self.blocks:
+            if block.kind == "block_code" and block.token.get("style") == "fenced":
+                body = self.text[block.start : block.end].rstrip("\n").split("\n")
+                marker = str(block.token.get("marker", "```"))
+                if len(body) < 2 or not body[-1].strip().startswith(marker[:3]):
+                    self._warn(
+                        block.line,
+                        f"code block opened with {marker} is never closed: everything after it "
+                        "is code on one card",
+                    )
+            elif (
+                block.kind == "block_html"
+                and _ID_START.match(str(block.token["raw"]))
+                and not _ID_BLOCK.match(str(block.token["raw"]))
+            ):
+                self._warn(block.line, "an id comment must be '<!-- id: one-word-slug -->'; ignored")
 
         questions = []
         for n, (start, end) in enumerate(sections):
@@ -250,7 +268,7 @@ class _FileParser:
             part_blocks[part].pop()
             parts[part].pop()
         answer = "".join(parts["answer"]).strip()
-        if not title:
+        if not re.sub(r"[*_`~\s]", "", title):
             self._warn(heading.line, "question heading is empty; no card made")
             return None
         if not answer:
@@ -281,7 +299,7 @@ class _FileParser:
             return
         cut = lists[-1] + 1
         dropped = [b for b in blocks[cut:] if b.kind != "blank_line"]
-        if dropped:
+        if dropped and all(b.kind == "paragraph" for b in dropped):
             del texts[cut:]
             del blocks[cut:]
 

@@ -43,7 +43,7 @@ def find_note_files(root: Path) -> list[Path]:
     for dirpath, dirnames, filenames in os.walk(root, onerror=fail):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if name.endswith(".md") and not name.startswith("."):
+            if name.lower().endswith(".md") and not name.startswith("."):
                 found.append(Path(dirpath) / name)
     found.sort(key=lambda p: p.relative_to(root).as_posix())
     return found
@@ -191,7 +191,7 @@ def deck_from_meta(meta: dict[str, Any], path: str, display_path: str, problems:
             problems.append(_error(display_path, 2, f"deck name {value!r} has an empty part"))
             return ""
         return "::".join(parts)
-    stem_parts = path[: -len(".md")].split("/")
+    stem_parts = path[: -len(".md")].split("/")  # any case of ".md"
     return "::".join(deck_title(part) for part in stem_parts)
 
 
@@ -209,6 +209,7 @@ def tags_from_meta(meta: dict[str, Any], display_path: str, problems: list[Probl
         return ()
     raw: list[str]
     if isinstance(value, str):
+        # Commas and spaces both separate tags here; a YAML list allows multi-word tags.
         raw = [t for t in re.split(r"[,\s]+", value) if t]
     elif isinstance(value, list):
         raw = []

@@ -20,12 +20,21 @@ from .highlight import highlight_code
 from .markdown import create_markdown
 from .model import Card, Question
 
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class _CardRenderer(mistune.HTMLRenderer):
     def __init__(self) -> None:
         super().__init__(escape=True)
+
+    # An HTML comment is invisible in every Markdown viewer; keep it off the card too
+    # (everything else that looks like HTML is escaped and shown as text).
+    def block_html(self, html_text: str) -> str:
+        return "" if _COMMENT.fullmatch(html_text.strip()) else super().block_html(html_text)
+
+    def inline_html(self, html_text: str) -> str:
+        return "" if _COMMENT.fullmatch(html_text) else super().inline_html(html_text)
 
     def block_code(self, code: str, info: str | None = None) -> str:
         language = info.split()[0] if info and info.strip() else None

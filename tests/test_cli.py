@@ -224,3 +224,43 @@ def test_python_dash_m_works(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "decks/m.apkg: 2 notes (2 new, 0 updated, 0 unchanged)\n"
+
+
+@pytest.mark.parametrize(
+    "packages",
+    [["../victim.txt"], ["/etc/passwd.apkg"], ["sub/x.apkg"], "abc"],
+    ids=["parent", "absolute", "subfolder", "not-a-list"],
+)
+def test_lockfile_cannot_make_the_build_delete_other_files(runner: CliRunner, packages: object) -> None:
+    """Package names in the lockfile are checked: a build only ever removes its own .apkg files."""
+    write("a.md", GOOD)
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    Path("victim.txt").write_text("keep me", encoding="utf-8")
+    lock = Path("decks/dlcards.lock")
+    data = json.loads(lock.read_text(encoding="utf-8"))
+    data["packages"] = packages
+    lock.write_text(json.dumps(data), encoding="utf-8")
+    result = runner.invoke(main, ["build"])
+    assert result.exit_code == 1
+    assert "does not look like a dlcards lockfile" in result.stderr
+    assert Path("victim.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_lockfile_from_the_future_is_refused(runner: CliRunner) -> None:
+    """A lockfile whose changes lie in the future (clock skew) stops the build instead of hanging."""
+    write("a.md", GOOD)
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    lock = Path("decks/dlcards.lock")
+    data = json.loads(lock.read_text(encoding="utf-8"))
+    data["notes"][0]["mod"] += 3600
+    lock.write_text(json.dumps(data), encoding="utf-8")
+    result = runner.invoke(main, ["build"])
+    assert result.exit_code == 1
+    assert "records changes made in the future; check this computer's clock" in result.stderr
+
+
+def test_uppercase_md_files_are_read(runner: CliRunner) -> None:
+    """`Notes.MD` is a notes file too."""
+    write("Upper.MD", GOOD)
+    result = runner.invoke(main, ["build"])
+    assert result.stdout == "decks/upper.apkg: 2 notes (2 new, 0 updated, 0 unchanged)\n"

@@ -276,3 +276,18 @@ def test_lost_lockfile_guid_does_not_depend_on_other_decks(project: Project) -> 
     (project.notes / "a.md").unlink()
     project.build()
     assert set(guids(project).values()) == b_guids
+
+
+def test_a_new_question_never_takes_over_a_removed_one(project: Project) -> None:
+    """A question that left the notes is restored only by its exact text, never by similarity."""
+    project.write("topic.md", NOTES)
+    project.build()
+    old = guids(project)["Why shuffle training data?"]
+    project.write("topic.md", NOTES.split("### 3.")[0])
+    project.clock.advance()
+    project.build()
+    project.write("topic.md", NOTES.replace("Why shuffle training data?", "Why shuffle the training data?"))
+    project.clock.advance()
+    report = project.build()
+    assert guids(project)["Why shuffle the training data?"] != old
+    assert report.rematches == ()

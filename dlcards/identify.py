@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import html
 import json
 import re
 import unicodedata
@@ -31,7 +30,6 @@ from .errors import Problem, Severity
 from .lockfile import Lock, LockEntry, NotetypeState
 from .model import Card, DeckMove, Departed, Note, Question, Rematch
 from .notetype import MODEL_ID
-from .render import clean_field
 
 SIMILARITY = 0.8
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -253,12 +251,7 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
 
 def note_fields(card: Card, guid: str) -> tuple[str, ...]:
     """Question, Answer, Discussion, Source, ID: the note type's frozen field order."""
-    return (card.front, card.back, card.discussion, source_field(card.question.path), guid)
-
-
-def source_field(path: str) -> str:
-    """The notes file as field HTML: escaped, NFC, no control characters."""
-    return clean_field(html.escape(path, quote=False))
+    return (card.front, card.back, card.discussion, card.source, guid)
 
 
 def earliest_mod(matching: Matching, lock: Lock, notetype_hash: str) -> int:

@@ -53,6 +53,7 @@ class Card:
     front: str  # Question field HTML
     back: str  # Answer field HTML
     discussion: str  # Discussion field HTML
+    source: str  # Source field HTML: the notes file's path under the notes root
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -64,6 +64,7 @@ def render_card(question: Question) -> Card:
         front=clean_field(front),
         back=clean_field(render_markdown(question.answer)),
         discussion=clean_field(render_markdown(question.discussion)) if question.discussion else "",
+        source=clean_field(html.escape(question.path, quote=False)),
     )
 
 

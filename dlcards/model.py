@@ -43,6 +43,7 @@ class ParsedFile:
 
     questions: tuple[Question, ...]
     problems: tuple[Problem, ...] = ()
+    shape: str = "labelled"  # how the file was read: labelled, body or bold
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

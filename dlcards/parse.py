@@ -1,53 +1,59 @@
 """Parsing stage: a notes file's Markdown into questions.
 
 Works on mistune's block tokens, never on regexes over the whole text, so headings,
-labels and `---` inside fenced code or lists never split anything. A question is a
-heading whose section holds an answer label; the section runs to the next heading
-of the same or a higher level (deeper headings that are not questions themselves
-belong to the answer). Hands on :class:`Question` values with Markdown fields.
+labels and `---` inside fenced code or lists never split anything. Each file is read
+in one of three shapes, detected per file (front matter `dlcards: {shape: ...}`
+forces one):
+
+* ``labelled``: a question is a heading whose section holds an answer label (a
+  paragraph, a sub-heading, a bold label opening a list item or quote, or a
+  `<details>` whose summary says Answer); the section runs to the next heading of the
+  same or a higher level. Labelled shapes win: in such a file a question-like heading
+  without a label is a warning and no card.
+* ``body``: no labels anywhere, so each question-like heading's body is its answer;
+  deeper headings belong to the answer, shallower ones are topics.
+* ``bold``: questions are bold paragraphs (`**What is X?**`) or `Q:`/`A:` pairs under
+  topic headings.
+
+Hands on :class:`Question` values with Markdown fields.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from .errors import Problem, Severity
+from .labels import (
+    Labels,
+    clean_title,
+    default_labels,
+    heading_label,
+    is_placeholder,
+    looks_like_question,
+    make_labels,
+    match_label,
+)
 from .markdown import Token, create_markdown, parse_blocks
 from .model import ParsedFile, Question, SourceFile
 
-_ANSWER = r"answer|a"
-_DISCUSSION = r"discussion(?:\s+points?)?|discussion\s+questions?|follow[- ]ups?"
+SHAPES = ("labelled", "body", "bold")
 
-
-def _label_paragraph(words: str) -> re.Pattern[str]:
-    # `**Answer:**`, `**Answer**:`, `__Answer:__`, `*Answer:*`, `Answer:` (any case),
-    # followed by anything, which then belongs to the part the label opens.
-    return re.compile(
-        rf"^[ \t]*(?:(?P<em>\*\*|__|\*|_)[ \t]*(?:{words})[ \t]*(?::[ \t]*(?P=em)|(?P=em)[ \t]*:)"
-        rf"|(?:{words})[ \t]*:(?![^\s*_]))",
-        re.IGNORECASE,
-    )
-
-
-_ANSWER_PARAGRAPH = _label_paragraph(_ANSWER)
-_PLAIN_A = re.compile(r"^[ \t]*a[ \t]*:", re.IGNORECASE)  # `A:` alone is too common a word
-_DISCUSSION_PARAGRAPH = _label_paragraph(_DISCUSSION)
-_ANSWER_HEADING = re.compile(rf"^(?:{_ANSWER})$", re.IGNORECASE)
-_DISCUSSION_HEADING = re.compile(rf"^(?:{_DISCUSSION})$", re.IGNORECASE)
-
-# `1.`, `1)`, `1.2.`, `Q1:`, `Q:`, `Q1.`, `Question 7:`, also when bold (`**1.**`).
-_NUMBERING = re.compile(
-    r"^(\*\*|__)?[ \t]*(?:(?:q|question)[ \t]*\d*[ \t]*[:.)\-–]|\d+(?:\.\d+)*[.)])[ \t]*"
-    r"(?(1)\1)(?=\s|\*|_|$)[ \t]*",
-    re.IGNORECASE,
-)
-_WRAPPED = re.compile(r"^(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1$", re.DOTALL)
 _ID_COMMENT = re.compile(r"<!--\s*id\s*:\s*([^\s>]+)\s*-->", re.IGNORECASE)
 _ID_BLOCK = re.compile(r"^\s*<!--\s*id\s*:\s*([^\s>]+)\s*-->\s*$", re.IGNORECASE)
 _ID_START = re.compile(r"^\s*<!--\s*id\s*:", re.IGNORECASE)
 _MAX_ID = 128
+_BULLET = re.compile(r"^[ \t]*(?:[*+-]|\d{1,9}[.)])[ \t]+")
+_QUOTE_MARK = re.compile(r"^[ \t]{0,3}>[ \t]?", re.MULTILINE)
+_DETAILS_OPEN = re.compile(r"^\s*<details\b[^>]*>\s*<summary\b[^>]*>(.*?)</summary>", re.I | re.S)
+_DETAILS_TAG = re.compile(r"<(/?)details\b", re.IGNORECASE)
+_ANSWER_SUMMARY = re.compile(r"\b(?:answers?|solutions?|ans)\b", re.IGNORECASE)
+_TAGS_ONLY = re.compile(r"^(?:\s*</?(?:p|br|div|span|b|strong|hr)\b[^>]*/?>\s*)*$", re.IGNORECASE)
+_BOLD_QUESTION = re.compile(r"^(\*\*|__)(?=\S)(.+?)(?<=\S)\1[ \t]*$", re.DOTALL)
+_Q_LINE = re.compile(r"^[ \t]*(?:\*\*|__)?Q[ \t]*\d*[ \t]*[:.](?:\*\*|__)?[ \t]*", re.IGNORECASE)
+_A_LINE = re.compile(r"^[ \t]*(?:\*\*|__)?A[ \t]*[:.](?:\*\*|__)?[ \t]*", re.IGNORECASE)
 
 _md = create_markdown(renderer=None)
 
@@ -58,10 +64,30 @@ class _Block:
     start: int
     end: int
     line: int
+    hidden: bool = False  # inside a collapsible answer: its headings split nothing
 
     @property
     def kind(self) -> str:
         return str(self.token["type"])
+
+
+@dataclass(slots=True)
+class _Draft:
+    """A question being assembled: its parts as Markdown pieces, with their blocks."""
+
+    line: int
+    title: str
+    heading_text: str
+    parts: dict[str, list[str]] = field(
+        default_factory=lambda: {"prompt": [], "answer": [], "discussion": []}
+    )
+    blocks: dict[str, list[_Block]] = field(
+        default_factory=lambda: {"prompt": [], "answer": [], "discussion": []}
+    )
+
+    def add(self, part: str, text: str, block: _Block) -> None:
+        self.parts[part].append(text)
+        self.blocks[part].append(block)
 
 
 def parse_file(source: SourceFile) -> ParsedFile:
@@ -69,53 +95,10 @@ def parse_file(source: SourceFile) -> ParsedFile:
     return _FileParser(source).parse()
 
 
-def clean_title(text: str) -> tuple[str, bool]:
-    """Heading text without numbering (`1.`, `1)`, `Q1:`, `Q:`) or wrapping emphasis.
-
-    Returns the title and whether it carried numbering.
-    """
-    text = _ID_COMMENT.sub("", text).strip()
-    numbered = False
-    while True:
-        before = text
-        stripped = _NUMBERING.sub("", text, count=1)
-        if stripped != text:
-            numbered = True
-            text = stripped.strip()
-        wrapped = _WRAPPED.match(text)
-        if wrapped and wrapped.group(1) not in wrapped.group(2):
-            text = wrapped.group(2).strip()
-        if text == before:
-            return text, numbered
-
-
-def _looks_like_question(heading_text: str) -> bool:
-    """Ends with "?" or is numbered: a heading the user probably meant as a question."""
-    title, numbered = clean_title(heading_text)
-    return numbered or title.endswith("?")
-
-
-def _label_heading_kind(text: str) -> str | None:
-    plain = re.sub(r"[*_`]", "", text).strip().rstrip(":").strip()
-    if _ANSWER_HEADING.match(plain):
-        return "answer"
-    if _DISCUSSION_HEADING.match(plain):
-        return "discussion"
-    return None
-
-
-def _paragraph_label(text: str) -> tuple[str, int] | None:
-    """("answer" | "discussion", where the rest of the paragraph starts), if it is a label."""
-    for kind, pattern in (("answer", _ANSWER_PARAGRAPH), ("discussion", _DISCUSSION_PARAGRAPH)):
-        m = pattern.match(text)
-        if m and not (kind == "answer" and m.group("em") is None and _PLAIN_A.match(text)):
-            return kind, m.end()
-    return None
-
-
 class _FileParser:
     def __init__(self, source: SourceFile) -> None:
         self.source = source
+        self.problems: list[Problem] = []
         tokens, _ = parse_blocks(_md, source.body)
         self.text = source.body if source.body.endswith("\n") else source.body + "\n"
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
@@ -125,48 +108,175 @@ class _FileParser:
             # to the previous block keeps each piece of text in exactly one place.
             starts.append(int(token.get("_pos", starts[-1] if starts else 0)))
         self.blocks = [
-            _Block(
-                token=t,
-                start=s,
-                end=starts[i + 1] if i + 1 < len(starts) else len(self.text),
-                line=self._line(s),
-            )
-            for i, (t, s) in enumerate(zip(tokens, starts, strict=False))
+            _Block(token=t, start=s, end=starts[i + 1] if i + 1 < len(starts) else len(self.text), line=0)
+            for i, (t, s) in enumerate(zip(tokens, starts, strict=True))
         ]
-        self.problems: list[Problem] = []
+        for block in self.blocks:
+            block.line = self._line(block.start)
+        self.labels, self.forced_shape = self._settings()
+        self.details_end = self._mark_collapsible()
+
+    # -- settings and helpers -------------------------------------------------------
+
+    def _settings(self) -> tuple[Labels, str | None]:
+        config = self.source.meta.get("dlcards")
+        if config is None:
+            return default_labels(), None
+        if not isinstance(config, dict):
+            self._problem(Severity.ERROR, 1, "front matter 'dlcards' must be a mapping, e.g. {shape: body}")
+            return default_labels(), None
+        shape = config.get("shape")
+        if shape is not None and shape not in (*SHAPES, "auto"):
+            self._problem(
+                Severity.ERROR, 1, f"unknown shape {shape!r}: use one of {', '.join(SHAPES)} or auto"
+            )
+            shape = None
+        words = config.get("answer_labels", [])
+        if isinstance(words, str):
+            words = [words]
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            self._problem(Severity.ERROR, 1, "'answer_labels' must be a list of words")
+            words = []
+        labels = make_labels(words) if words else default_labels()
+        return labels, None if shape in (None, "auto") else str(shape)
 
     def _line(self, offset: int) -> int:
         return bisect.bisect_right(self.line_starts, offset) - 1 + self.source.body_line
 
-    def _warn(self, line: int, message: str) -> None:
+    def _problem(self, severity: Severity, line: int, message: str) -> None:
         self.problems.append(
-            Problem(severity=Severity.WARNING, path=self.source.display_path, line=line, message=message)
+            Problem(severity=severity, path=self.source.display_path, line=line, message=message)
         )
 
-    def parse(self) -> ParsedFile:
-        headings = [
+    def _warn(self, line: int, message: str) -> None:
+        self._problem(Severity.WARNING, line, message)
+
+    def _source(self, block: _Block) -> str:
+        return self.text[block.start : block.end]
+
+    def _level(self, block: _Block) -> int:
+        return int(block.token["attrs"]["level"])
+
+    def _headings(self) -> list[int]:
+        """Headings that can start or end a section: not labels, not inside an answer."""
+        return [
             i
             for i, b in enumerate(self.blocks)
-            if b.kind == "heading" and _label_heading_kind(str(b.token["text"])) is None
+            if b.kind == "heading"
+            and not b.hidden
+            and heading_label(self.labels, str(b.token["text"])) is None
         ]
-        # A heading is a question when its own part of the file (up to the next
-        # heading of any level) holds an answer label.
+
+    def _mark_collapsible(self) -> dict[int, int]:
+        """`<details><summary>Answer</summary> ... </details>`: everything inside, headings
+        included, is one answer. Returns opener index -> closer index."""
+        regions: dict[int, int] = {}
+        i = 0
+        while i < len(self.blocks):
+            block = self.blocks[i]
+            if block.kind == "block_html":
+                m = _DETAILS_OPEN.match(str(block.token["raw"]))
+                if m and _ANSWER_SUMMARY.search(re.sub(r"<[^>]*>", "", m.group(1))):
+                    depth = 0
+                    for j in range(i, len(self.blocks)):
+                        if self.blocks[j].kind == "block_html":
+                            for tag in _DETAILS_TAG.finditer(str(self.blocks[j].token["raw"])):
+                                depth += -1 if tag.group(1) else 1
+                        if j > i:
+                            self.blocks[j].hidden = True
+                        if depth <= 0:
+                            break
+                    regions[i] = j
+                    i = j
+            i += 1
+        return regions
+
+    # -- labels in their several forms ----------------------------------------------
+
+    def _label(self, block: _Block) -> tuple[str, str] | None:
+        """(kind, the rest of the block as Markdown) when a block opens a part."""
+        if block.hidden:
+            return None
+        raw = self._source(block)
+        if block.kind == "heading":
+            kind = heading_label(self.labels, str(block.token["text"]))
+            return (kind, "") if kind else None
+        if block.kind == "paragraph":
+            found = match_label(self.labels, raw)
+            return (found[0], raw[found[1] :].lstrip(" \t")) if found else None
+        if block.kind == "list":
+            bullet = _BULLET.match(raw)
+            found = match_label(self.labels, raw[bullet.end() :], in_list=True) if bullet else None
+            if bullet is None or found is None or not _emphasised(raw[bullet.end() :]):
+                return None
+            rest = raw[bullet.end() + found[1] :]
+            if len(block.token.get("children", [])) == 1:  # one item: its text is the answer
+                indent = " " * bullet.end()
+                rest = re.sub(rf"^{indent}", "", rest, flags=re.MULTILINE)
+                return found[0], rest.lstrip(" \t")
+            return found[0], raw[: bullet.end()] + rest.lstrip(" \t")
+        if block.kind == "block_quote":
+            inner = _QUOTE_MARK.sub("", raw)
+            found = match_label(self.labels, inner, in_list=True)
+            if found is None or not _emphasised(inner):
+                return None
+            return found[0], inner[found[1] :].lstrip(" \t")
+        if block.kind == "block_html" and self.blocks.index(block) in self.details_end:
+            opener = str(block.token["raw"])
+            after = opener[_DETAILS_OPEN.match(opener).end() :]  # type: ignore[union-attr]
+            return "answer", "" if _TAGS_ONLY.match(after) else after
+        return None
+
+    def _is_answer_label(self, block: _Block) -> bool:
+        found = self._label(block)
+        return found is not None and found[0] == "answer"
+
+    # -- shapes ---------------------------------------------------------------------
+
+    def parse(self) -> ParsedFile:
+        shape = self.forced_shape or self._detect_shape()
+        if shape == "labelled":
+            drafts = self._labelled()
+        elif shape == "body":
+            drafts = self._body()
+        else:
+            drafts = self._bold()
+        self._check_blocks()
+        questions = []
+        for draft in drafts:
+            question = self._finish(draft)
+            if question is not None:
+                questions.append(question)
+        return ParsedFile(questions=tuple(questions), problems=tuple(self.problems), shape=shape)
+
+    def _detect_shape(self) -> str:
+        if any(self._is_answer_label(b) for b in self.blocks):
+            return "labelled"
+        headings = self._headings()
+        if any(looks_like_question(str(self.blocks[i].token["text"])) for i in headings):
+            return "body"
+        if any(self._bold_title(b) for b in self.blocks):
+            return "bold"
+        return "labelled"
+
+    def _labelled(self) -> list[_Draft]:
+        headings = self._headings()
         has_label: dict[int, bool] = {}
         for n, i in enumerate(headings):
             stop = headings[n + 1] if n + 1 < len(headings) else len(self.blocks)
             has_label[i] = any(self._is_answer_label(b) for b in self.blocks[i + 1 : stop])
-        looks_like = {i: _looks_like_question(str(self.blocks[i].token["text"])) for i in headings}
+        looks_like = {i: looks_like_question(str(self.blocks[i].token["text"])) for i in headings}
         is_question = dict(has_label)
-        # A question-like heading keeps its label across deeper headings that are not
+        # A question heading keeps its label across deeper headings that are not
         # question-like themselves ("## 1. What does this print?" / "### Snippet" / code
         # / "**Answer:**"): those belong to its prompt.
         for n, i in enumerate(headings):
             if has_label[i] or not clean_title(str(self.blocks[i].token["text"]))[0].endswith("?"):
                 continue
-            level = self._level(i)
+            level = self._level(self.blocks[i])
             deeper: list[int] = []
             for j in headings[n + 1 :]:
-                if self._level(j) <= level or looks_like[j]:
+                if self._level(self.blocks[j]) <= level or looks_like[j]:
                     break
                 deeper.append(j)
                 if has_label[j]:
@@ -175,33 +285,186 @@ class _FileParser:
                         is_question[k] = False
                     break
 
-        sections: list[tuple[int, int]] = []
+        sections = []
         for n, i in enumerate(headings):
             if not is_question[i]:
                 continue
-            level = self._level(i)
+            level = self._level(self.blocks[i])
             end = len(self.blocks)
             for j in headings[n + 1 :]:
-                if is_question[j] or self._level(j) <= level:
+                if is_question[j] or self._level(self.blocks[j]) <= level:
                     end = j
                     break
             sections.append((i, end))
 
         inside = {k for start, end in sections for k in range(start, end)}
         for i in headings:
-            if i in inside:
-                continue
-            title, _ = clean_title(str(self.blocks[i].token["text"]))
-            if looks_like[i]:
+            if i not in inside and looks_like[i]:
+                title, _ = clean_title(str(self.blocks[i].token["text"]))
                 self._warn(
                     self.blocks[i].line,
                     f"heading {title!r} looks like a question but has no answer label "
                     "(add a '**Answer:**' line under it); no card made",
                 )
+        drafts = []
+        for n, (start, end) in enumerate(sections):
+            draft = self._draft_from_heading(start)
+            part = "prompt"
+            for block in self.blocks[start + 1 : end]:
+                if block.kind == "block_html" and _ID_BLOCK.match(str(block.token["raw"])):
+                    continue
+                label = self._label(block)
+                if label is not None and _opens(part, label[0]):
+                    part = label[0]
+                    if label[1].strip():
+                        draft.add(part, label[1], block)
+                    continue
+                draft.add(part, self._content(block), block)
+            if n == len(sections) - 1 and part == "discussion":
+                _drop_epilogue(draft)
+            drafts.append(draft)
+        return drafts
 
+    def _body(self) -> list[_Draft]:
+        headings = self._headings()
+        candidates = [i for i in headings if looks_like_question(str(self.blocks[i].token["text"]))]
+        if not candidates:
+            return []
+        # The level most questions sit at is the question level (ties: the deeper);
+        # question-like headings above it are topics ("## 1. Concepts"), below it part
+        # of an answer.
+        counts = Counter(self._level(self.blocks[i]) for i in candidates)
+        level = max(counts, key=lambda lv: (counts[lv], lv))
+        drafts = []
+        for n, i in enumerate(headings):
+            if i not in candidates or self._level(self.blocks[i]) != level:
+                continue
+            end = next(
+                (j for j in headings[n + 1 :] if self._level(self.blocks[j]) <= level), len(self.blocks)
+            )
+            draft = self._draft_from_heading(i)
+            for block in self.blocks[i + 1 : end]:
+                if block.kind == "block_html" and _ID_BLOCK.match(str(block.token["raw"])):
+                    continue
+                draft.add("answer", self._content(block), block)
+            drafts.append(draft)
+        return drafts
+
+    def _bold_title(self, block: _Block) -> str | None:
+        """The question of a `**What is X?**` or `Q: ...` paragraph."""
+        if block.kind != "paragraph" or block.hidden:
+            return None
+        raw = self._source(block).strip()
+        bold = _BOLD_QUESTION.match(raw)
+        if bold and "?" in bold.group(2) and "\n" not in bold.group(2):
+            return bold.group(2).strip()
+        q = _Q_LINE.match(raw)
+        if q and raw[q.end() :].strip():
+            return raw[q.end() :].strip().strip("*_").strip()
+        return None
+
+    def _bold(self) -> list[_Draft]:
+        drafts: list[_Draft] = []
+        current: _Draft | None = None
+        for block in self.blocks:
+            title = self._bold_title(block)
+            if title is not None:
+                current = _Draft(line=block.line, title=title, heading_text=title)
+                drafts.append(current)
+                continue
+            if block.kind == "heading" and not block.hidden:
+                current = None
+            elif current is not None:
+                text = self._content(block)
+                if not current.parts["answer"] and block.kind == "paragraph":
+                    a = _A_LINE.match(text)
+                    if a:
+                        text = text[a.end() :]
+                current.add("answer", text, block)
+        return drafts
+
+    # -- assembling ------------------------------------------------------------------
+
+    def _draft_from_heading(self, index: int) -> _Draft:
+        block = self.blocks[index]
+        text = str(block.token["text"])
+        return _Draft(line=block.line, title=clean_title(text)[0], heading_text=text)
+
+    def _content(self, block: _Block) -> str:
+        """A block's Markdown as it goes on a card (a collapsible answer loses its tags)."""
+        raw = self._source(block)
+        if block.kind == "block_html" and block.hidden and _DETAILS_TAG.search(raw):
+            before = raw[: _DETAILS_TAG.search(raw).start()]  # type: ignore[union-attr]
+            return "" if _TAGS_ONLY.match(before) else before
+        if block.kind in ("block_html", "paragraph") and _TAGS_ONLY.match(raw.strip()):
+            return "\n"  # a bare <br/> or <p> separator shows nothing
+        return raw
+
+    def _finish(self, draft: _Draft) -> Question | None:
+        for part in ("discussion", "answer", "prompt"):
+            # A `---` or `<br/>` after a question separates it from the next one.
+            while draft.blocks[part] and (
+                draft.blocks[part][-1].kind in ("thematic_break", "blank_line")
+                or not draft.parts[part][-1].strip()
+            ):
+                draft.blocks[part].pop()
+                draft.parts[part].pop()
+        answer = "".join(draft.parts["answer"]).strip()
+        if not re.sub(r"[*_`~\s]", "", draft.title):
+            self._warn(draft.line, "question heading is empty; no card made")
+            return None
+        if not answer:
+            self._warn(draft.line, f"question {draft.title!r} has an empty answer; no card made")
+            return None
+        if is_placeholder(answer):
+            self._warn(draft.line, f"question {draft.title!r} has a placeholder answer; no card made")
+            return None
+        return Question(
+            path=self.source.path,
+            display_path=self.source.display_path,
+            line=draft.line,
+            deck=self.source.deck,
+            tags=self.source.tags,
+            title=draft.title,
+            prompt="".join(draft.parts["prompt"]).strip(),
+            answer=answer,
+            discussion="".join(draft.parts["discussion"]).strip(),
+            explicit_id=self._explicit_id(draft),
+        )
+
+    def _explicit_id(self, draft: _Draft) -> str | None:
+        m = _ID_COMMENT.search(draft.heading_text)
+        if m is None:
+            for block in (b for part in draft.blocks.values() for b in part):
+                if block.kind == "block_html":
+                    m = _ID_BLOCK.match(str(block.token["raw"]))
+                    if m:
+                        break
+        if m is None:
+            m = self._id_under(draft.line)
+        if m is None:
+            return None
+        value = m.group(1)
+        if len(value) > _MAX_ID or not value.isprintable():
+            self._warn(draft.line, f"id {value[:40]!r} is not a usable id; ignored")
+            return None
+        return value
+
+    def _id_under(self, line: int) -> re.Match[str] | None:
+        """An id comment directly under the question's heading (it is skipped as content)."""
+        for n, block in enumerate(self.blocks):
+            if block.line == line:
+                for after in self.blocks[n + 1 : n + 3]:
+                    if after.kind == "block_html":
+                        return _ID_BLOCK.match(str(after.token["raw"]))
+                    if after.kind != "blank_line":
+                        return None
+        return None
+
+    def _check_blocks(self) -> None:
         for block in self.blocks:
             if block.kind == "block_code" and block.token.get("style") == "fenced":
-                body = self.text[block.start : block.end].rstrip("\n").split("\n")
+                body = self._source(block).rstrip("\n").split("\n")
                 marker = str(block.token.get("marker", "```"))
                 if len(body) < 2 or not body[-1].strip().startswith(marker[:3]):
                     self._warn(
@@ -216,105 +479,26 @@ class _FileParser:
             ):
                 self._warn(block.line, "an id comment must be '<!-- id: one-word-slug -->'; ignored")
 
-        questions = []
-        for n, (start, end) in enumerate(sections):
-            question = self._question(start, end, last=n == len(sections) - 1)
-            if question is not None:
-                questions.append(question)
-        return ParsedFile(questions=tuple(questions), problems=tuple(self.problems))
 
-    def _level(self, index: int) -> int:
-        return int(self.blocks[index].token["attrs"]["level"])
+def _emphasised(text: str) -> bool:
+    """Labels inside lists and quotes count only when marked up (`**Answer**:`, `` `Ans:` ``):
+    a plain "Solution: ..." bullet is ordinary content."""
+    return text.lstrip()[:1] in ("*", "_", "`")
 
-    def _is_answer_label(self, block: _Block) -> bool:
-        if block.kind == "heading":
-            return _label_heading_kind(str(block.token["text"])) == "answer"
-        if block.kind == "paragraph":
-            found = _paragraph_label(str(block.token["text"]))
-            return found is not None and found[0] == "answer"
-        return False
 
-    def _question(self, start: int, end: int, *, last: bool) -> Question | None:
-        heading = self.blocks[start]
-        title, _ = clean_title(str(heading.token["text"]))
-        explicit_id = self._explicit_id(str(heading.token["text"]), start, end)
-        parts: dict[str, list[str]] = {"prompt": [], "answer": [], "discussion": []}
-        part_blocks: dict[str, list[_Block]] = {"prompt": [], "answer": [], "discussion": []}
-        part = "prompt"
-        for block in self.blocks[start + 1 : end]:
-            label: tuple[str, int] | None = None
-            if block.kind == "heading":
-                kind = _label_heading_kind(str(block.token["text"]))
-                if kind is not None:
-                    label = (kind, len(self.text[block.start : block.end]))
-            elif block.kind == "paragraph":
-                label = _paragraph_label(str(block.token["text"]))
-            elif block.kind == "block_html" and _ID_BLOCK.match(str(block.token["raw"])):
-                continue
-            if label is not None and self._opens(part, label[0]):
-                part = label[0]
-                rest = self.text[block.start : block.end][label[1] :]
-                if rest.strip():
-                    parts[part].append(rest.lstrip(" \t"))
-                    part_blocks[part].append(block)
-                continue
-            parts[part].append(self.text[block.start : block.end])
-            part_blocks[part].append(block)
+def _opens(current: str, label: str) -> bool:
+    # The answer label opens the answer once; the discussion label only follows it.
+    return (current == "prompt" and label == "answer") or (current == "answer" and label == "discussion")
 
-        if last and part == "discussion":
-            self._drop_epilogue(parts["discussion"], part_blocks["discussion"])
-        # A `---` between two questions separates them; it belongs to neither card.
-        while part_blocks[part] and part_blocks[part][-1].kind in ("thematic_break", "blank_line"):
-            part_blocks[part].pop()
-            parts[part].pop()
-        answer = "".join(parts["answer"]).strip()
-        if not re.sub(r"[*_`~\s]", "", title):
-            self._warn(heading.line, "question heading is empty; no card made")
-            return None
-        if not answer:
-            self._warn(heading.line, f"question {title!r} has an empty answer; no card made")
-            return None
-        return Question(
-            path=self.source.path,
-            display_path=self.source.display_path,
-            line=heading.line,
-            deck=self.source.deck,
-            tags=self.source.tags,
-            title=title,
-            prompt="".join(parts["prompt"]).strip(),
-            answer=answer,
-            discussion="".join(parts["discussion"]).strip(),
-            explicit_id=explicit_id,
-        )
 
-    @staticmethod
-    def _opens(current: str, label: str) -> bool:
-        # The answer label opens the answer once; the discussion label only follows it.
-        return (current == "prompt" and label == "answer") or (current == "answer" and label == "discussion")
-
-    def _drop_epilogue(self, texts: list[str], blocks: list[_Block]) -> None:
-        """Paragraphs after the last list of the file's last discussion speak of the file."""
-        lists = [k for k, b in enumerate(blocks) if b.kind == "list"]
-        if not lists:
-            return
-        cut = lists[-1] + 1
-        dropped = [b for b in blocks[cut:] if b.kind != "blank_line"]
-        if dropped and all(b.kind == "paragraph" for b in dropped):
-            del texts[cut:]
-            del blocks[cut:]
-
-    def _explicit_id(self, heading_text: str, start: int, end: int) -> str | None:
-        m = _ID_COMMENT.search(heading_text)
-        if m is None:
-            for block in self.blocks[start + 1 : end]:
-                if block.kind == "block_html":
-                    m = _ID_BLOCK.match(str(block.token["raw"]))
-                    if m:
-                        break
-        if m is None:
-            return None
-        value = m.group(1)
-        if len(value) > _MAX_ID or not value.isprintable():
-            self._warn(self.blocks[start].line, f"id {value[:40]!r} is not a usable id; ignored")
-            return None
-        return value
+def _drop_epilogue(draft: _Draft) -> None:
+    """Paragraphs after the last list of the file's last discussion speak of the file."""
+    blocks, texts = draft.blocks["discussion"], draft.parts["discussion"]
+    lists = [k for k, b in enumerate(blocks) if b.kind == "list"]
+    if not lists:
+        return
+    cut = lists[-1] + 1
+    dropped = [b for b in blocks[cut:] if b.kind != "blank_line"]
+    if dropped and all(b.kind == "paragraph" for b in dropped):
+        del texts[cut:]
+        del blocks[cut:]

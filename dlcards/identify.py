@@ -94,11 +94,15 @@ def _deck_key(deck: str) -> str:
 
 def find_duplicates(cards: list[Card]) -> list[Problem]:
     """The same question twice in one deck, or one explicit id used twice: errors."""
+    return find_duplicate_questions([card.question for card in cards])
+
+
+def find_duplicate_questions(questions: list[Question]) -> list[Problem]:
+    """find_duplicates, before rendering (for `dlcards check`)."""
     problems = []
     seen: dict[tuple[str, str], Question] = {}
     ids: dict[str, Question] = {}
-    for card in cards:
-        q = card.question
+    for q in questions:
         k = (_deck_key(q.deck), _key(q))
         if k in seen:
             first = seen[k]

@@ -327,7 +327,13 @@ class _FileParser:
 
     def _body(self) -> list[_Draft]:
         headings = self._headings()
-        candidates = [i for i in headings if looks_like_question(str(self.blocks[i].token["text"]))]
+        # Forced to this shape, every heading may be a question; detected, only those
+        # that look like one.
+        candidates = [
+            i
+            for i in headings
+            if self.forced_shape == "body" or looks_like_question(str(self.blocks[i].token["text"]))
+        ]
         if not candidates:
             return []
         # The level most questions sit at is the question level (ties: the deeper);
@@ -363,6 +369,12 @@ class _FileParser:
             return raw[q.end() :].strip().strip("*_").strip()
         return None
 
+    def _bold_topic(self, block: _Block) -> bool:
+        if block.kind != "paragraph" or block.hidden:
+            return False
+        bold = _BOLD_QUESTION.match(self._source(block).strip())
+        return bold is not None and "\n" not in bold.group(2) and not bold.group(2).rstrip().endswith(":")
+
     def _bold(self) -> list[_Draft]:
         drafts: list[_Draft] = []
         current: _Draft | None = None
@@ -374,9 +386,16 @@ class _FileParser:
                 continue
             if block.kind == "heading" and not block.hidden:
                 current = None
+            elif self._bold_topic(block):
+                # A bold line that asks nothing ("**Precision-recall trade-off**") starts
+                # a topic: it ends the answer before it, and its text is on no card.
+                current = None
+                self._warn(
+                    block.line, "bold line is a topic, not a question (no '?'); its text is on no card"
+                )
             elif current is not None:
                 text = self._content(block)
-                if not current.parts["answer"] and block.kind == "paragraph":
+                if not "".join(current.parts["answer"]).strip() and block.kind == "paragraph":
                     a = _A_LINE.match(text)
                     if a:
                         text = text[a.end() :]

@@ -35,6 +35,7 @@ RENDERED = {
     "labels.md",
     "math-escapes.md",
     "render.md",
+    "shape-collapsible.md",
     "whitespace-lines.md",
 }
 
@@ -90,10 +91,10 @@ def parse_result(data: bytes, rel: str) -> dict[str, Any]:
         warnings.append(f"{p.path}:{p.line}: {p.message}")
     # default=repr: a date that YAML turned into an object would show up as one.
     meta = json.loads(json.dumps(dict(source.meta), default=repr))
-    return {"meta": meta, "questions": questions, "warnings": warnings}
+    return {"meta": meta, "shape": parsed.shape, "questions": questions, "warnings": warnings}
 
 
-TOP_KEYS = ("meta", "questions", "warnings")
+TOP_KEYS = ("meta", "shape", "questions", "warnings")
 QUESTION_KEYS = ("line", "deck", "tags", "title", "prompt", "answer", "discussion", "explicit_id", "rendered")
 
 

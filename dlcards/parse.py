@@ -51,6 +51,12 @@ _DETAILS_OPEN = re.compile(r"^\s*<details\b[^>]*>\s*<summary\b[^>]*>(.*?)</summa
 _DETAILS_TAG = re.compile(r"<(/?)details\b", re.IGNORECASE)
 _ANSWER_SUMMARY = re.compile(r"\b(?:answers?|solutions?|ans)\b", re.IGNORECASE)
 _TAGS_ONLY = re.compile(r"^(?:\s*</?(?:p|br|div|span|b|strong|hr)\b[^>]*/?>\s*)*$", re.IGNORECASE)
+_ADMONITION = re.compile(
+    r'^(?P<mark>\?\?\?\+?|!!!)[ \t]+(?P<kind>[\w-]+)(?:[ \t]+"(?P<title>[^"\n]*)")?[ \t]*$'
+)
+_ANSWER_TAB = re.compile(r'^===\+?[ \t]+"[^"\n]*\b(?:answers?|solutions?)\b[^"\n]*"[ \t]*\n', re.I | re.M)
+_ANY_TAB = re.compile(r'^===\+?[ \t]+"', re.MULTILINE)
+_TAB_LINE = re.compile(r'^===\+?[ \t]+"[^"\n]*"[ \t]*\n', re.MULTILINE)
 _BOLD_QUESTION = re.compile(r"^(\*\*|__)(?=\S)(.+?)(?<=\S)\1[ \t]*$", re.DOTALL)
 _Q_LINE = re.compile(r"^[ \t]*(?:\*\*|__)?Q[ \t]*\d*[ \t]*[:.](?:\*\*|__)?[ \t]*", re.IGNORECASE)
 _A_LINE = re.compile(r"^[ \t]*(?:\*\*|__)?A[ \t]*[:.](?:\*\*|__)?[ \t]*", re.IGNORECASE)
@@ -65,10 +71,21 @@ class _Block:
     end: int
     line: int
     hidden: bool = False  # inside a collapsible answer: its headings split nothing
+    absorbed: bool = False  # its text already belongs to an admonition above it
 
     @property
     def kind(self) -> str:
         return str(self.token["type"])
+
+
+@dataclass(frozen=True, slots=True)
+class _Admonition:
+    """A MkDocs admonition (`??? success "View Answer"` + an indented body)."""
+
+    title: str
+    body: str  # dedented Markdown
+    before: str  # with an `=== "Answer"` tab: the body before that tab
+    answer: str | None  # the answer it holds, if any
 
 
 @dataclass(slots=True)
@@ -115,6 +132,7 @@ class _FileParser:
             block.line = self._line(block.start)
         self.labels, self.forced_shape = self._settings()
         self.details_end = self._mark_collapsible()
+        self.admonitions = self._mark_admonitions()
 
     # -- settings and helpers -------------------------------------------------------
 
@@ -191,6 +209,44 @@ class _FileParser:
             i += 1
         return regions
 
+    def _mark_admonitions(self) -> dict[int, _Admonition]:
+        """`??? success "View Answer"` / `!!! question` + `=== "Answer"` tabs: the indented
+        body is Markdown (not code), read here from the source lines."""
+        found: dict[int, _Admonition] = {}
+        for block in self.blocks:
+            if block.kind != "paragraph" or block.hidden or block.absorbed:
+                continue
+            first_end = self.text.find("\n", block.start)
+            m = _ADMONITION.match(self.text[block.start : first_end])
+            if m is None:
+                continue
+            end = pos = first_end + 1
+            while pos < len(self.text):
+                line_end = self.text.find("\n", pos) + 1 or len(self.text)
+                line = self.text[pos:line_end]
+                if line.strip() and not line.startswith(("    ", "\t")):
+                    break
+                if line.strip():
+                    end = line_end
+                pos = line_end
+            for other in self.blocks:
+                if block.start < other.start < end:
+                    other.absorbed = other.hidden = True
+            body = _dedent(self.text[first_end + 1 : end])
+            title = m.group("title") or m.group("kind")
+            before, answer = body, None
+            if _ANSWER_SUMMARY.search(title):
+                before, answer = "", body
+            else:
+                tab = _ANSWER_TAB.search(body)
+                if tab:
+                    rest = body[tab.end() :]
+                    stop = _ANY_TAB.search(rest)
+                    before = _dedent(_TAB_LINE.sub("", body[: tab.start()]))
+                    answer = _dedent(rest[: stop.start()] if stop else rest)
+            found[block.start] = _Admonition(title=title, body=body, before=before, answer=answer)
+        return found
+
     # -- labels in their several forms ----------------------------------------------
 
     def _label(self, block: _Block) -> tuple[str, str] | None:
@@ -201,6 +257,9 @@ class _FileParser:
         if block.kind == "heading":
             kind = heading_label(self.labels, str(block.token["text"]))
             return (kind, "") if kind else None
+        if block.kind == "paragraph" and block.start in self.admonitions:
+            answer = self.admonitions[block.start].answer
+            return None if answer is None else ("answer", answer)
         if block.kind == "paragraph":
             found = match_label(self.labels, raw)
             return (found[0], raw[found[1] :].lstrip(" \t")) if found else None
@@ -255,7 +314,7 @@ class _FileParser:
         headings = self._headings()
         if any(looks_like_question(str(self.blocks[i].token["text"])) for i in headings):
             return "body"
-        if any(self._bold_title(b) for b in self.blocks):
+        if any(self._bold_title(b) or self._bold_items(b) for b in self.blocks):
             return "bold"
         return "labelled"
 
@@ -315,6 +374,9 @@ class _FileParser:
                     continue
                 label = self._label(block)
                 if label is not None and _opens(part, label[0]):
+                    admonition = self.admonitions.get(block.start)
+                    if admonition is not None and admonition.before.strip():
+                        draft.add(part, admonition.before, block)
                     part = label[0]
                     if label[1].strip():
                         draft.add(part, label[1], block)
@@ -375,10 +437,51 @@ class _FileParser:
         bold = _BOLD_QUESTION.match(self._source(block).strip())
         return bold is not None and "\n" not in bold.group(2) and not bold.group(2).rstrip().endswith(":")
 
+    def _bold_items(self, block: _Block) -> list[_Draft]:
+        """A list whose items ask (`- **What is X?**` + the answer indented below it, or
+        `- Q: ...` with a nested `- A: ...`): one question per such item."""
+        raw = self._source(block)
+        first = _BULLET.match(raw)
+        if block.kind != "list" or block.hidden or first is None:
+            return []
+        indent = len(first.group()) - len(first.group().lstrip())
+        marker = re.compile(rf"^ {{{indent}}}(?:[*+-]|\d{{1,9}}[.)])[ \t]+", re.MULTILINE)
+        starts = [m.start() for m in marker.finditer(raw)]
+        drafts = []
+        for n, start in enumerate(starts):
+            item = raw[start : starts[n + 1] if n + 1 < len(starts) else len(raw)]
+            head = marker.match(item)
+            assert head is not None
+            line_end = item.find("\n")
+            line_end = len(item) if line_end < 0 else line_end
+            first_line = item[head.end() : line_end].strip()
+            bold = _BOLD_QUESTION.match(first_line)
+            q = _Q_LINE.match(first_line)
+            if bold and "?" in bold.group(2):
+                title = bold.group(2).strip()
+            elif q and first_line[q.end() :].strip():
+                title = first_line[q.end() :].strip()
+            else:
+                continue
+            body = re.sub(rf"^ {{1,{len(head.group())}}}", "", item[line_end + 1 :], flags=re.MULTILINE)
+            answer_item = re.match(r"^[ \t]*[*+-][ \t]+" + _A_LINE.pattern.lstrip("^"), body, re.IGNORECASE)
+            if answer_item:
+                body = _dedent(body[answer_item.end() :])
+            line = block.line + raw.count("\n", 0, start)
+            draft = _Draft(line=line, title=title, heading_text=title)
+            draft.add("answer", body, block)
+            drafts.append(draft)
+        return drafts
+
     def _bold(self) -> list[_Draft]:
         drafts: list[_Draft] = []
         current: _Draft | None = None
         for block in self.blocks:
+            items = self._bold_items(block)
+            if items:
+                drafts.extend(items)
+                current = None
+                continue
             title = self._bold_title(block)
             if title is not None:
                 current = _Draft(line=block.line, title=title, heading_text=title)
@@ -412,6 +515,12 @@ class _FileParser:
     def _content(self, block: _Block) -> str:
         """A block's Markdown as it goes on a card (a collapsible answer loses its tags)."""
         raw = self._source(block)
+        if block.absorbed:
+            return ""
+        if block.start in self.admonitions and block.kind == "paragraph":
+            admonition = self.admonitions[block.start]
+            quoted = re.sub(r"^", "> ", admonition.body.rstrip("\n"), flags=re.MULTILINE)
+            return f"> **{admonition.title}**\n>\n{quoted}\n\n"
         if block.kind == "block_html" and block.hidden and _DETAILS_TAG.search(raw):
             before = raw[: _DETAILS_TAG.search(raw).start()]  # type: ignore[union-attr]
             return "" if _TAGS_ONLY.match(before) else before
@@ -497,6 +606,11 @@ class _FileParser:
                 and not _ID_BLOCK.match(str(block.token["raw"]))
             ):
                 self._warn(block.line, "an id comment must be '<!-- id: one-word-slug -->'; ignored")
+
+
+def _dedent(text: str) -> str:
+    """One level of indentation (four spaces or a tab) off every line."""
+    return re.sub(r"^(?: {1,4}|\t)", "", text, flags=re.MULTILINE)
 
 
 def _emphasised(text: str) -> bool:

@@ -21,6 +21,7 @@ Hands on :class:`Question` values with Markdown fields.
 from __future__ import annotations
 
 import bisect
+import difflib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,8 +39,10 @@ from .labels import (
 )
 from .markdown import Token, create_markdown, parse_blocks
 from .model import ParsedFile, Question, SourceFile
+from .read import normalize_tags
 
 SHAPES = ("labelled", "body", "bold")
+_SETTINGS = ("shape", "answer_labels", "topics")
 
 _ID_COMMENT = re.compile(r"<!--\s*id\s*:\s*([^\s>]+)\s*-->", re.IGNORECASE)
 _ID_BLOCK = re.compile(r"^\s*<!--\s*id\s*:\s*([^\s>]+)\s*-->\s*$", re.IGNORECASE)
@@ -95,6 +98,8 @@ class _Draft:
     line: int
     title: str
     heading_text: str
+    start: int = 0  # offset of the question in the file's body
+    level: int = 7  # the question heading's level (7: not a heading)
     parts: dict[str, list[str]] = field(
         default_factory=lambda: {"prompt": [], "answer": [], "discussion": []}
     )
@@ -137,12 +142,23 @@ class _FileParser:
     # -- settings and helpers -------------------------------------------------------
 
     def _settings(self) -> tuple[Labels, str | None]:
+        self.topics: str | None = None
         config = self.source.meta.get("dlcards")
         if config is None:
             return default_labels(), None
         if not isinstance(config, dict):
             self._problem(Severity.ERROR, 1, "front matter 'dlcards' must be a mapping, e.g. {shape: body}")
             return default_labels(), None
+        for key in config:
+            if key not in _SETTINGS:
+                close = difflib.get_close_matches(str(key), _SETTINGS, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(_SETTINGS)})"
+                self._problem(Severity.ERROR, 1, f"unknown dlcards setting {key!r}{hint}")
+        topics = config.get("topics")
+        if topics is not None and topics not in ("subdecks", "tags"):
+            self._problem(Severity.ERROR, 1, f"topics must be 'subdecks' or 'tags', not {topics!r}")
+        elif topics is not None:
+            self.topics = str(topics)
         shape = config.get("shape")
         if shape is not None and shape not in (*SHAPES, "auto"):
             self._problem(
@@ -468,7 +484,7 @@ class _FileParser:
             if answer_item:
                 body = _dedent(body[answer_item.end() :])
             line = block.line + raw.count("\n", 0, start)
-            draft = _Draft(line=line, title=title, heading_text=title)
+            draft = _Draft(line=line, title=title, heading_text=title, start=block.start)
             draft.add("answer", body, block)
             drafts.append(draft)
         return drafts
@@ -484,7 +500,7 @@ class _FileParser:
                 continue
             title = self._bold_title(block)
             if title is not None:
-                current = _Draft(line=block.line, title=title, heading_text=title)
+                current = _Draft(line=block.line, title=title, heading_text=title, start=block.start)
                 drafts.append(current)
                 continue
             if block.kind == "heading" and not block.hidden:
@@ -510,7 +526,13 @@ class _FileParser:
     def _draft_from_heading(self, index: int) -> _Draft:
         block = self.blocks[index]
         text = str(block.token["text"])
-        return _Draft(line=block.line, title=clean_title(text)[0], heading_text=text)
+        return _Draft(
+            line=block.line,
+            title=clean_title(text)[0],
+            heading_text=text,
+            start=block.start,
+            level=self._level(block),
+        )
 
     def _content(self, block: _Block) -> str:
         """A block's Markdown as it goes on a card (a collapsible answer loses its tags)."""
@@ -547,18 +569,34 @@ class _FileParser:
         if is_placeholder(answer):
             self._warn(draft.line, f"question {draft.title!r} has a placeholder answer; no card made")
             return None
+        deck, tags = self.source.deck, self.source.tags
+        topic = self._topic(draft) if self.topics else None
+        if topic and self.topics == "subdecks":
+            deck = f"{deck}::{topic.replace('::', ':')}"
+        elif topic:
+            tags = normalize_tags([*tags, re.sub(r"[^\w-]+", "_", topic).strip("_")])
         return Question(
             path=self.source.path,
             display_path=self.source.display_path,
             line=draft.line,
-            deck=self.source.deck,
-            tags=self.source.tags,
+            deck=deck,
+            tags=tags,
             title=draft.title,
             prompt="".join(draft.parts["prompt"]).strip(),
             answer=answer,
             discussion="".join(draft.parts["discussion"]).strip(),
             explicit_id=self._explicit_id(draft),
         )
+
+    def _topic(self, draft: _Draft) -> str | None:
+        """The heading a question sits under (`## Part 2: Estimation`), as plain text."""
+        for block in reversed(self.blocks):
+            if block.start >= draft.start or block.kind != "heading" or block.hidden:
+                continue
+            if self._level(block) < draft.level:
+                title = re.sub(r"[*_`]", "", clean_title(str(block.token["text"]))[0]).strip()
+                return title or None
+        return None
 
     def _explicit_id(self, draft: _Draft) -> str | None:
         m = _ID_COMMENT.search(draft.heading_text)

@@ -74,3 +74,30 @@ def test_unknown_forced_shape_is_an_error(project: Project) -> None:
     assert [str(p) for p in report.problems] == [
         "error: notes/x.md:1: unknown shape 'bodyy': use one of labelled, body, bold or auto"
     ]
+
+
+def test_topic_headings_can_name_subdecks_or_tags(project: Project) -> None:
+    """`dlcards: {topics: subdecks}` puts each question in a subdeck named after its topic
+    heading; `topics: tags` tags it instead; turning it on keeps every note."""
+    project.write("hashing.md", BODY)
+    project.build()
+    before = {n["guid"] for n in json.loads((project.decks / "dlcards.lock").read_text())["notes"]}
+    project.write("hashing.md", "---\ndlcards: {topics: subdecks}\n---\n" + BODY)
+    project.clock.advance()
+    report = project.build()
+    notes = json.loads((project.decks / "dlcards.lock").read_text())["notes"]
+    assert {n["deck"] for n in notes} == {"Hashing::Part 1: Basics"}
+    assert {n["guid"] for n in notes} == before
+    assert len(report.moves) == 2
+    project.write("hashing.md", "---\ndlcards: {topics: tags}\n---\n" + BODY)
+    report = check_notes(project.notes, "notes")
+    assert report.problems == ()
+
+
+def test_unknown_setting_gets_a_suggestion(project: Project) -> None:
+    """A typo in the dlcards front matter settings is an error that suggests the right key."""
+    project.write("x.md", "---\ndlcards:\n  shap: body\n---\n" + BODY)
+    report = check_notes(project.notes, "notes")
+    assert [str(p) for p in report.problems] == [
+        "error: notes/x.md:1: unknown dlcards setting 'shap' (did you mean 'shape'?)"
+    ]

@@ -136,6 +136,8 @@ class _FileParser:
         for block in self.blocks:
             block.line = self._line(block.start)
         self.labels, self.forced_shape = self._settings()
+        self._heading_starts: list[tuple[int, int, str]] | None = None
+        self._block_at_line = {b.line: n for n, b in reversed(list(enumerate(self.blocks)))}
         self.details_end = self._mark_collapsible()
         self.admonitions = self._mark_admonitions()
 
@@ -203,7 +205,7 @@ class _FileParser:
 
     def _mark_collapsible(self) -> dict[int, int]:
         """`<details><summary>Answer</summary> ... </details>`: everything inside, headings
-        included, is one answer. Returns opener index -> closer index."""
+        included, is one answer. Returns opener offset -> closer index."""
         regions: dict[int, int] = {}
         i = 0
         while i < len(self.blocks):
@@ -220,7 +222,7 @@ class _FileParser:
                             self.blocks[j].hidden = True
                         if depth <= 0:
                             break
-                    regions[i] = j
+                    regions[block.start] = j
                     i = j
             i += 1
         return regions
@@ -296,7 +298,7 @@ class _FileParser:
             if found is None or not _emphasised(inner):
                 return None
             return found[0], inner[found[1] :].lstrip(" \t")
-        if block.kind == "block_html" and self.blocks.index(block) in self.details_end:
+        if block.kind == "block_html" and block.start in self.details_end:
             opener = str(block.token["raw"])
             after = opener[_DETAILS_OPEN.match(opener).end() :]  # type: ignore[union-attr]
             return "answer", "" if _TAGS_ONLY.match(after) else after
@@ -590,11 +592,16 @@ class _FileParser:
 
     def _topic(self, draft: _Draft) -> str | None:
         """The heading a question sits under (`## Part 2: Estimation`), as plain text."""
-        for block in reversed(self.blocks):
-            if block.start >= draft.start or block.kind != "heading" or block.hidden:
-                continue
-            if self._level(block) < draft.level:
-                title = re.sub(r"[*_`]", "", clean_title(str(block.token["text"]))[0]).strip()
+        if self._heading_starts is None:
+            self._heading_starts = [
+                (b.start, self._level(b), str(b.token["text"]))
+                for b in self.blocks
+                if b.kind == "heading" and not b.hidden
+            ]
+        n = bisect.bisect_left(self._heading_starts, (draft.start,))
+        for _, level, text in reversed(self._heading_starts[:n]):
+            if level < draft.level:
+                title = re.sub(r"[*_`]", "", clean_title(text)[0]).strip()
                 return title or None
         return None
 
@@ -618,13 +625,14 @@ class _FileParser:
 
     def _id_under(self, line: int) -> re.Match[str] | None:
         """An id comment directly under the question's heading (it is skipped as content)."""
-        for n, block in enumerate(self.blocks):
-            if block.line == line:
-                for after in self.blocks[n + 1 : n + 3]:
-                    if after.kind == "block_html":
-                        return _ID_BLOCK.match(str(after.token["raw"]))
-                    if after.kind != "blank_line":
-                        return None
+        n = self._block_at_line.get(line)
+        if n is None:
+            return None
+        for after in self.blocks[n + 1 : n + 3]:
+            if after.kind == "block_html":
+                return _ID_BLOCK.match(str(after.token["raw"]))
+            if after.kind != "blank_line":
+                return None
         return None
 
     def _check_blocks(self) -> None:

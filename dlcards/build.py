@@ -4,7 +4,21 @@
 
 Collects every problem in every file before failing, and writes nothing unless the
 whole build is sound: existing decks and the lockfile stay as they were on error.
-The clock and the wait are passed in, which keeps builds reproducible and tests exact.
+The clock, the wait and SOURCE_DATE_EPOCH are passed in, which keeps builds
+reproducible and tests exact.
+
+Crash safety. One build at a time holds the decks folder (an OS file lock). Every
+package is made in memory before anything is written; then the lockfile is
+replaced, then each package, then stale packages are deleted, each file atomically.
+So a build killed at any moment leaves every file either as it was or complete, and
+the lockfile is never older than a package next to it. Killed before the lockfile
+was replaced, a build has changed nothing. Killed after, it looks like a finished
+build whose packages were not all copied out yet: the next build from the same
+notes stamps nothing anew (each note matches its lockfile entry) and writes the
+packages the killed build would have written, byte for byte.
+The other order would be unsafe: new packages next to the old lockfile, and a note
+imported from one of them would get a later mod from the next build, so importing
+that build would overwrite edits made in Anki in between.
 """
 
 from __future__ import annotations
@@ -15,12 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .atomic import hold_build_lock, remove_leftovers
 from .errors import BuildFailed, LockfileError, Problem, Severity
 from .identify import earliest_mod, find_duplicates, match_cards, stamp_notes
 from .lockfile import LOCK_NAME, load_lock, save_lock
 from .model import BuildReport, Card, Note, PackageSummary
 from .notetype import notetype_hash
-from .package import write_package
+from .package import delete_package, render_package, write_package
 from .parse import parse_file
 from .read import read_notes
 from .render import render_card
@@ -33,6 +48,8 @@ class BuildOptions:
     output: Path | None = None  # one package with everything, instead of one per top-level deck
     notes_display: str = "notes"
     decks_display: str = "decks"
+    # SOURCE_DATE_EPOCH, read by the caller: the package time instead of the newest mod.
+    source_date_epoch: int | None = None
 
 
 _CLOCK_SLACK = 5  # seconds of clock difference tolerated between machines sharing a lockfile
@@ -52,14 +69,25 @@ def collect_cards(options: BuildOptions) -> tuple[list[Card], list[Problem]]:
     return cards, problems
 
 
-def build(options: BuildOptions, *, clock: Clock, wait: Wait) -> BuildReport:
-    """Build the decks; raises BuildFailed (writing nothing) when the notes have errors."""
+def build(
+    options: BuildOptions, *, clock: Clock, wait: Wait, on_busy: Callable[[], None] = lambda: None
+) -> BuildReport:
+    """Build the decks; raises BuildFailed (writing nothing) when the notes have errors.
+
+    Holds the build lock of the decks folder from reading the lockfile to the last
+    write; if another build holds it, calls on_busy and waits for it."""
     cards, problems = collect_cards(options)
     problems.extend(find_duplicates(cards))
-    lock_path = options.decks_dir / LOCK_NAME
-    lock = load_lock(lock_path, f"{options.decks_display}/{LOCK_NAME}")
-    matching = match_cards(cards, lock)
-    problems.extend(matching.problems)
+    # Mistakes in the notes stop the build before it touches the decks folder at all.
+    _stop_on_errors(problems, cards, options)
+    with hold_build_lock(options.decks_dir, on_busy):
+        remove_leftovers(options.decks_dir)
+        if options.output is not None:
+            remove_leftovers(options.output.parent, options.output.name)
+        return _build_locked(options, cards, problems, clock=clock, wait=wait)
+
+
+def _stop_on_errors(problems: list[Problem], cards: list[Card], options: BuildOptions) -> None:
     if any(p.severity is Severity.ERROR for p in problems):
         raise BuildFailed(_ordered(problems))
     if not cards:
@@ -75,6 +103,16 @@ def build(options: BuildOptions, *, clock: Clock, wait: Wait) -> BuildReport:
                 ),
             ]
         )
+
+
+def _build_locked(
+    options: BuildOptions, cards: list[Card], problems: list[Problem], *, clock: Clock, wait: Wait
+) -> BuildReport:
+    lock_path = options.decks_dir / LOCK_NAME
+    lock = load_lock(lock_path, f"{options.decks_display}/{LOCK_NAME}")
+    matching = match_cards(cards, lock)
+    problems.extend(matching.problems)
+    _stop_on_errors(problems, cards, options)
 
     nt_hash = notetype_hash()
     floor = earliest_mod(matching, lock, nt_hash)
@@ -93,18 +131,30 @@ def build(options: BuildOptions, *, clock: Clock, wait: Wait) -> BuildReport:
     identified = stamp_notes(matching, lock, nt_hash, now)
 
     groups = group_packages(identified.notes, options.output)
-    for target, notes in groups.items():
-        write_package(
-            options.decks_dir / target if options.output is None else target,
-            notes,
-            identified.lock.notetype.mod if identified.lock.notetype else now,
+    notetype_mod = identified.lock.notetype.mod if identified.lock.notetype else now
+    rendered = {
+        (options.decks_dir / target if options.output is None else target): render_package(
+            notes, notetype_mod=notetype_mod, source_date_epoch=options.source_date_epoch
         )
-    written = {str(t) for t in groups} if options.output is None else set()
-    stale = sorted(set(lock.packages) - written) if options.output is None else []
+        for target, notes in groups.items()
+    }
+    if options.output is None:
+        written = {str(t) for t in groups}
+        stale = sorted(set(lock.packages) - written)
+        packages = tuple(sorted(written))
+    else:
+        stale, packages = [], lock.packages
+
+    # Every package is made; now the writes, in an order that any crash leaves safe
+    # (see the module docstring). The lockfile keeps listing a stale package until
+    # it is gone, so a build killed before deleting it deletes it next time.
+    save_lock(lock_path, replace(identified.lock, packages=tuple(sorted({*packages, *stale}))))
+    for path, data in rendered.items():
+        write_package(path, data)
     for name in stale:
-        (options.decks_dir / name).unlink(missing_ok=True)
-    packages = tuple(sorted(written)) if options.output is None else lock.packages
-    save_lock(lock_path, replace(identified.lock, packages=packages))
+        delete_package(options.decks_dir / name)
+    if stale:
+        save_lock(lock_path, replace(identified.lock, packages=packages))
 
     return BuildReport(
         packages=tuple(_summary(str(t), n) for t, n in groups.items()),

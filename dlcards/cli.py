@@ -54,7 +54,19 @@ def main() -> None:
     default=None,
     help="Write every deck into this one .apkg instead of one per top-level deck.",
 )
-def build_command(notes_dir: Path, decks_dir: Path, output: Path | None) -> None:
+@click.option(
+    "--source-date-epoch",
+    type=click.IntRange(min=0),
+    envvar="SOURCE_DATE_EPOCH",
+    show_envvar=True,
+    metavar="SECONDS",
+    default=None,
+    help="Package time (Unix seconds) for the collection and the note and card ids, "
+    "instead of the newest change; note modification times never follow it.",
+)
+def build_command(
+    notes_dir: Path, decks_dir: Path, output: Path | None, source_date_epoch: int | None
+) -> None:
     """Build the notes into Anki packages (one per top-level deck).
 
     Each question keeps its note id in DECKS/dlcards.lock (commit it with your
@@ -66,6 +78,7 @@ def build_command(notes_dir: Path, decks_dir: Path, output: Path | None) -> None
       dlcards build
       dlcards build --notes ~/vault/interview --decks ~/anki
       dlcards build --output all.apkg
+      SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) dlcards build
     """
     options = BuildOptions(
         notes_dir=notes_dir,
@@ -73,9 +86,14 @@ def build_command(notes_dir: Path, decks_dir: Path, output: Path | None) -> None
         output=output,
         notes_display=str(notes_dir),
         decks_display=str(decks_dir),
+        source_date_epoch=source_date_epoch,
     )
+
+    def on_busy() -> None:
+        click.echo(f"waiting for another dlcards build in {decks_dir}/ to finish...", err=True)
+
     try:
-        report = build(options, clock=time.time, wait=_sleep)
+        report = build(options, clock=time.time, wait=_sleep, on_busy=on_busy)
     except BuildFailed as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)

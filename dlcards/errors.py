@@ -47,10 +47,11 @@ class BuildFailed(DlcardsError):
 class LockfileError(DlcardsError):
     """The lockfile cannot be trusted; it is never silently replaced."""
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(self, path: str, message: str, *, line: int | None = None) -> None:
         self.path = path
+        where = f"{path}:{line}" if line else path
         super().__init__(
-            f"{path}: {message}. It holds the identity of every note you have imported; "
+            f"{where}: {message}. It holds the identity of every note you have imported; "
             "restore it from version control (git checkout -- "
             f"{path}) or, if it is truly lost, delete it and rebuild: unchanged questions "
             "get their old ids back, edited ones would be imported as new notes."

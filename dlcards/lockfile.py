@@ -2,14 +2,22 @@
 
 It is the memory that makes re-imports update in place, so it is committed with the
 notes, written atomically, read strictly, and never silently replaced: a lockfile
-that does not parse or does not fit the schema stops the build with a hint.
-Readable JSON with a stable order, so its diffs say what changed.
+that does not parse, does not fit the schema, or does not match its checksum stops
+the build with a hint. Readable JSON with a stable order, so its diffs say what changed.
+
+The "checksum" is the SHA-256 of everything else in the file, as canonical JSON
+(sorted keys, no spaces): re-indenting the file keeps it valid, while a hand edit, a
+half-resolved merge or a damaged byte that still parses is caught. Lockfiles of
+format 1, written before there was a checksum, are read without one and get one on
+the next build.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +28,9 @@ from .errors import LockfileError
 LOCK_NAME = "dlcards.lock"
 _PACKAGE_NAME = re.compile(r"^[^./\\][^/\\]*\.apkg$")
 _MAX_MOD = 10**10  # seconds; a larger number is milliseconds or garbage
-FORMAT = 1
+FORMAT = 2
+_LEGACY_FORMATS = (1,)  # no checksum yet
+_CHECKSUM_KEY = "checksum"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,11 +69,25 @@ def load_lock(path: Path, display: str) -> Lock:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise LockfileError(f"{display}:{exc.lineno}", f"is not valid JSON ({exc.msg})") from None
+        raise LockfileError(display, f"is not valid JSON ({exc.msg})", line=exc.lineno) from None
     try:
-        return _from_json(data)
+        lock = _from_json(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise LockfileError(display, f"does not look like a dlcards lockfile ({exc})") from None
+    if _format(data) not in _LEGACY_FORMATS and data[_CHECKSUM_KEY] != lock_checksum(data):
+        raise LockfileError(
+            display,
+            'its "checksum" does not match its content, so it was damaged or edited by hand '
+            "(a merge conflict resolved line by line?) and cannot be trusted",
+        )
+    return lock
+
+
+def lock_checksum(data: Mapping[str, Any]) -> str:
+    """The checksum of a lockfile's JSON content: everything but the checksum itself."""
+    content = {key: value for key, value in data.items() if key != _CHECKSUM_KEY}
+    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def dump_lock(lock: Lock) -> str:
@@ -71,6 +95,7 @@ def dump_lock(lock: Lock) -> str:
     entries = sorted(lock.entries, key=lambda e: (e.removed, e.path, e.title.casefold(), e.guid))
     data: dict[str, Any] = {
         "dlcards_lock": FORMAT,
+        _CHECKSUM_KEY: "",
         "notetype": None if lock.notetype is None else {"hash": lock.notetype.hash, "mod": lock.notetype.mod},
         "packages": sorted(lock.packages),
         "notes": [
@@ -87,6 +112,7 @@ def dump_lock(lock: Lock) -> str:
             for e in entries
         ],
     }
+    data[_CHECKSUM_KEY] = lock_checksum(data)
     return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
 
@@ -95,8 +121,10 @@ def save_lock(path: Path, lock: Lock) -> None:
 
 
 def _from_json(data: Any) -> Lock:
-    if not isinstance(data, dict) or data.get("dlcards_lock") != FORMAT:
+    if not isinstance(data, dict) or _format(data) not in (FORMAT, *_LEGACY_FORMATS):
         raise ValueError(f'expected a JSON object with "dlcards_lock": {FORMAT}')
+    if _format(data) == FORMAT and not isinstance(data.get(_CHECKSUM_KEY), str):
+        raise ValueError(f'expected a "{_CHECKSUM_KEY}" text')
     notetype = None
     if data.get("notetype") is not None:
         nt = data["notetype"]
@@ -135,6 +163,11 @@ def _from_json(data: Any) -> Lock:
         seen.add(entry.guid)
         entries.append(entry)
     return Lock(entries=tuple(entries), notetype=notetype, packages=packages)
+
+
+def _format(data: dict[str, Any]) -> int | None:
+    value = data.get("dlcards_lock")
+    return value if type(value) is int else None  # not true, not 1.0
 
 
 def _str(value: Any) -> str:

@@ -4,17 +4,35 @@ The only stage that writes decks. genanki stamps one timestamp on every note and
 on the note type; Anki updates a note only when the package's mod is strictly newer,
 so that would either never apply edits or overwrite the user's own edits on every
 import. Here each note carries its own mod and the note type its own, both decided
-by the identity stage. The zip is written with fixed entry times and order, so the
-same notes and lockfile give the same bytes.
+by the identity stage.
+
+A package is made in memory (`render_package`) and written whole (`write_package`),
+and the same notes and lockfile give the same bytes:
+
+* the zip holds its entries in a fixed order with fixed times and attributes;
+* the SQLite collection is built in memory with a fixed page size and then vacuumed,
+  so its pages hold the rows alone: no free pages with leftovers of genanki's
+  intermediate writes, nothing that depends on how the rows got there;
+* the package time (the collection's crt and mod, and the seed of the note and card
+  ids, which Anki reads as creation times) is the newest note or note type mod, or
+  SOURCE_DATE_EPOCH when the caller passes one (clamped to the years a zip can
+  hold); with one, the zip entries carry that time too. Note, card and note type
+  mods never follow it: a note's mod is what Anki's update rule compares, and its
+  card carries the same.
+
+Byte-identical output assumes the same versions of the libraries that make it
+(SQLite, zlib, genanki, and the Markdown and highlighting libraries that shape the
+fields): a different SQLite writes its version into the file header.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import sqlite3
-import tempfile
+import time
 import warnings
 import zipfile
 from collections.abc import Sequence
@@ -23,11 +41,16 @@ from typing import Any
 
 import genanki
 
-from .atomic import atomic_path
+from .atomic import write_atomic
+from .errors import OutputError
 from .model import Note
 from .notetype import BACK, FIELDS, FRONT, MODEL_ID, MODEL_NAME, TEMPLATE_ID, TEMPLATE_NAME, css
 
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_ZipTime = tuple[int, int, int, int, int, int]
+_ZIP_TIME: _ZipTime = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
+_ZIP_FIRST = 315_532_800  # 1980-01-01T00:00:00Z
+_ZIP_LAST = 4_354_819_198  # 2107-12-31T23:59:58Z, the latest
+_PAGE_SIZE = 4096  # SQLite's default, pinned: a build of SQLite may choose another
 
 
 class _Model(genanki.Model):  # type: ignore[misc]
@@ -55,6 +78,7 @@ class _Note(genanki.Note):  # type: ignore[misc]
         self.mod = note.mod
 
     def write_to_db(self, cursor: Any, timestamp: float, deck_id: int, id_gen: Any) -> None:
+        # genanki stamps the note and its card with the time passed here: the note's own.
         super().write_to_db(cursor, self.mod, deck_id, id_gen)
 
     def _check_invalid_html_tags_in_fields(self) -> None:
@@ -70,34 +94,62 @@ def deck_id(name: str) -> int:
     return (int.from_bytes(digest[:8], "big") & ((1 << 52) - 1)) + (1 << 40)
 
 
-def write_package(target: Path, notes: Sequence[Note], notetype_mod: int) -> None:
-    """Write one .apkg holding notes (in their decks), atomically."""
+def render_package(
+    notes: Sequence[Note], *, notetype_mod: int, source_date_epoch: int | None = None
+) -> bytes:
+    """The bytes of one .apkg holding notes (in their decks); the same input, the same bytes."""
     model = _Model(notetype_mod)
     decks: dict[str, genanki.Deck] = {}
     for note in notes:
         if note.deck not in decks:
             decks[note.deck] = genanki.Deck(deck_id(note.deck), note.deck)
         decks[note.deck].add_note(_Note(model, note))
-    # Package-level times (collection, card and note ids) follow the notes, not the clock.
-    timestamp = max([n.mod for n in notes] + [notetype_mod])
+    if source_date_epoch is None:
+        # Package-level times follow the notes, not the clock.
+        when = max([n.mod for n in notes] + [notetype_mod])
+        zip_time = _ZIP_TIME
+    else:
+        when = min(max(source_date_epoch, _ZIP_FIRST), _ZIP_LAST)
+        t = time.gmtime(when)
+        zip_time = (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
     package = genanki.Package([decks[name] for name in sorted(decks)])
-    with tempfile.TemporaryDirectory(prefix="dlcards-") as tmpdir:
-        db_path = Path(tmpdir) / "collection.anki2"
-        conn = sqlite3.connect(db_path)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                package.write_to_db(conn.cursor(), timestamp, itertools.count(timestamp * 1000))
-            conn.commit()
-        finally:
-            conn.close()
-        with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w") as zf:
-            _add(zf, "collection.anki2", db_path.read_bytes())
-            _add(zf, "media", json.dumps({}).encode())
+    # In memory: a build killed here leaves no temporary database anywhere.
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            package.write_to_db(conn.cursor(), when, itertools.count(when * 1000))
+        # genanki writes the crt and mod of the collection it was copied from (2014).
+        conn.execute("UPDATE col SET crt = ?, mod = ?", (when, when * 1000))
+        conn.commit()
+        conn.execute("VACUUM")
+        collection = conn.serialize()
+    finally:
+        conn.close()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        _add(zf, "collection.anki2", collection, zip_time)
+        _add(zf, "media", json.dumps({}).encode(), zip_time)
+    return buffer.getvalue()
 
 
-def _add(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
-    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+def write_package(target: Path, data: bytes) -> None:
+    """Write a rendered package to target, atomically."""
+    write_atomic(target, data)
+
+
+def delete_package(target: Path) -> None:
+    """Remove a package the build no longer makes."""
+    try:
+        target.unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot remove ({exc.strerror or exc})") from None
+
+
+def _add(zf: zipfile.ZipFile, name: str, data: bytes, date_time: _ZipTime) -> None:
+    info = zipfile.ZipInfo(name, date_time=date_time)
     info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # Unix, whatever system builds it (Python picks 0 on Windows)
     info.external_attr = 0o644 << 16
     zf.writestr(info, data, compresslevel=6)

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from dlcards.cli import main
+from dlcards.lockfile import lock_checksum
 
 GOOD = """\
 ---
@@ -61,7 +62,12 @@ def test_build_prints_one_summary_line_per_package(runner: CliRunner) -> None:
         "decks/cli-basics.apkg: 2 notes (2 new, 0 updated, 0 unchanged)\n"
         "decks/more.apkg: 2 notes (2 new, 0 updated, 0 unchanged)\n"
     )
-    assert sorted(p.name for p in Path("decks").iterdir()) == ["cli-basics.apkg", "dlcards.lock", "more.apkg"]
+    assert sorted(p.name for p in Path("decks").iterdir()) == [
+        ".dlcards.build-lock",
+        "cli-basics.apkg",
+        "dlcards.lock",
+        "more.apkg",
+    ]
     again = runner.invoke(main, ["build"])
     assert again.stdout == (
         "decks/cli-basics.apkg: 2 notes (0 new, 0 updated, 2 unchanged)\n"
@@ -253,6 +259,7 @@ def test_lockfile_from_the_future_is_refused(runner: CliRunner) -> None:
     lock = Path("decks/dlcards.lock")
     data = json.loads(lock.read_text(encoding="utf-8"))
     data["notes"][0]["mod"] += 3600
+    data["checksum"] = lock_checksum(data)  # as if a machine with a fast clock had written it
     lock.write_text(json.dumps(data), encoding="utf-8")
     result = runner.invoke(main, ["build"])
     assert result.exit_code == 1
@@ -264,3 +271,13 @@ def test_uppercase_md_files_are_read(runner: CliRunner) -> None:
     write("Upper.MD", GOOD)
     result = runner.invoke(main, ["build"])
     assert result.stdout == "decks/upper.apkg: 2 notes (2 new, 0 updated, 0 unchanged)\n"
+
+
+def test_lockfile_hint_names_the_file_to_restore(runner: CliRunner) -> None:
+    """The recovery hint names the lockfile itself, not file:line."""
+    write("a.md", GOOD)
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    Path("decks/dlcards.lock").write_text("{\n oops\n", encoding="utf-8")
+    result = runner.invoke(main, ["build"])
+    assert result.stderr.startswith("error: decks/dlcards.lock:2: is not valid JSON")
+    assert "git checkout -- decks/dlcards.lock)" in result.stderr

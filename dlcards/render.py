@@ -52,6 +52,7 @@ class _CardRenderer(mistune.HTMLRenderer):
 
 _renderer = _CardRenderer()
 _md = create_markdown(renderer=_renderer)
+_ast = create_markdown(renderer=None)
 
 
 def render_card(question: Question) -> Card:
@@ -66,6 +67,24 @@ def render_card(question: Question) -> Card:
         discussion=clean_field(render_markdown(question.discussion)) if question.discussion else "",
         source=clean_field(html.escape(question.path, quote=False)),
     )
+
+
+def math_spans(text: str) -> list[tuple[str, bool]]:
+    """The math in a Markdown text as the renderer sees it: (TeX, is display math)."""
+    spans: list[tuple[str, bool]] = []
+
+    def walk(tokens: list[dict[str, Any]]) -> None:
+        for token in tokens:
+            kind = token.get("type")
+            if kind in ("block_math", "display_math", "inline_math"):
+                spans.append((str(token.get("raw", "")), kind != "inline_math"))
+            children = token.get("children")
+            if isinstance(children, list):
+                walk(children)
+
+    tokens = _ast(text)
+    walk(tokens if isinstance(tokens, list) else [])
+    return spans
 
 
 def render_markdown(text: str) -> str:

@@ -1,0 +1,176 @@
+"""The authoring commands: check, show, preview, watch, init, and settings from config."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dlcards.cli import main
+
+NOTES = """\
+---
+tag: typo
+---
+
+### 1. What is a unit test?
+
+**Answer:** A test of one small piece in isolation.
+
+### 2. What is a flaky test?
+
+**Answer:** One that passes and fails without a change, e.g. $x^{2$ timing.
+
+### 3. Why mock?
+
+**Answer:** TODO
+
+### 4) What is coverage?
+"""
+
+BODY = "## Part 1\n\n### Q0- What is CI?\n\nBuilding and testing every change.\n"
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "testing.md").write_text(NOTES, encoding="utf-8")
+    (tmp_path / "notes" / "ci.md").write_text(BODY, encoding="utf-8")
+    return CliRunner()
+
+
+def test_check_text(runner: CliRunner) -> None:
+    """check prints each problem as path:line:col, each file's shape, a total; warnings exit 0."""
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "notes/testing.md:1:1: warning: front matter key 'tag' is not used; did you mean 'tags'?\n"
+        "notes/testing.md:9:1: warning: math in the answer of 'What is a flaky test?' will not render: "
+        "unbalanced braces in $x^{2$\n"
+        "notes/testing.md:13:1: warning: question 'Why mock?' has a placeholder answer; no card made\n"
+        "notes/testing.md:17:1: warning: heading 'What is coverage?' looks like a question but has no answer "
+        "label (add a '**Answer:**' line under it); no card made\n"
+        "notes/ci.md: body, 1 question\n"
+        "notes/testing.md: labelled, 2 questions\n"
+        "2 files, 3 questions, 0 errors, 4 warnings\n"
+    )
+    assert not Path("decks").exists()
+
+
+def test_check_strict_json_github_and_paths(runner: CliRunner) -> None:
+    """--strict fails on warnings; json and github formats; PATHS narrows the report."""
+    assert runner.invoke(main, ["check", "--strict"]).exit_code == 1
+    assert runner.invoke(main, ["check", "--strict", "notes/ci.md"]).exit_code == 0
+    data = json.loads(runner.invoke(main, ["check", "--format", "json"]).stdout)
+    assert data["files"] == [
+        {"path": "notes/ci.md", "shape": "body", "questions": 1},
+        {"path": "notes/testing.md", "shape": "labelled", "questions": 2},
+    ]
+    assert data["problems"][2] == {
+        "path": "notes/testing.md",
+        "line": 13,
+        "col": 1,
+        "severity": "warning",
+        "message": "question 'Why mock?' has a placeholder answer; no card made",
+    }
+    github = runner.invoke(main, ["check", "--format", "github", "notes/testing.md"]).stdout.splitlines()
+    assert github[2] == (
+        "::warning file=notes/testing.md,line=13,col=1::question 'Why mock?' has a placeholder answer; no card made"
+    )
+
+
+def test_check_errors_exit_1(runner: CliRunner) -> None:
+    """An error in the notes makes check exit 1."""
+    Path("notes/bad.md").write_bytes(b"\xff")
+    result = runner.invoke(main, ["-q", "check"])
+    assert result.exit_code == 1
+    assert result.stdout.startswith("notes/bad.md:1:1: error: not valid UTF-8")
+
+
+def test_show_table_and_json(runner: CliRunner) -> None:
+    """show lists deck, guid, source and question, with guids the build then uses."""
+    result = runner.invoke(main, ["show"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["DECK", "GUID", "SOURCE", "QUESTION"]
+    assert [re.split(r"\s{2,}", line)[0] for line in lines[1:]] == ["Ci", "Testing", "Testing"]
+    rows = json.loads(runner.invoke(main, ["show", "--format", "json", "notes/ci.md"]).stdout)
+    assert [(r["deck"], r["path"], r["line"], r["question"]["title"]) for r in rows] == [
+        ("Ci", "notes/ci.md", 3, "What is CI?")
+    ]
+    assert runner.invoke(main, ["build", "-q"]).exit_code == 0
+    lock = json.loads(Path("decks/dlcards.lock").read_text(encoding="utf-8"))
+    assert {n["guid"] for n in lock["notes"]} == {line.split()[1] for line in lines[1:]}
+
+
+def test_preview_writes_one_page_and_nothing_else(runner: CliRunner) -> None:
+    """preview writes decks/preview.html with every card, and no lockfile or package."""
+    result = runner.invoke(main, ["preview"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "decks/preview.html: 3 cards\n"
+    assert sorted(p.name for p in Path("decks").iterdir()) == ["preview.html"]
+    assert "What is a unit test?" in Path("decks/preview.html").read_text(encoding="utf-8")
+
+
+def test_init_then_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """init scaffolds a project that builds; a second init keeps every file."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(main, ["init", "proj"])
+    assert (
+        result.stdout
+        == "created proj/notes/example.md\ncreated proj/decks/.gitignore\ncreated proj/dlcards.toml\n"
+    )
+    assert runner.invoke(main, ["init", "proj"]).stdout.count("kept ") == 3
+    monkeypatch.chdir(tmp_path / "proj")
+    result = runner.invoke(main, ["build"])
+    assert result.stdout == "decks/example.apkg: 2 notes (2 new, 0 updated, 0 unchanged)\n"
+
+
+def test_config_file_settings_and_command_line_precedence(runner: CliRunner) -> None:
+    """dlcards.toml sets the folders and packaging; command-line options win."""
+    Path("notes").rename("vault")
+    Path("dlcards.toml").write_text(
+        'notes = "vault"\ndecks = "out"\npackaging = "single"\n', encoding="utf-8"
+    )
+    result = runner.invoke(main, ["build"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "out/all.apkg: 3 notes (3 new, 0 updated, 0 unchanged)\n"
+    result = runner.invoke(main, ["-v", "build", "--decks", "elsewhere", "--output", "one.apkg"])
+    assert result.stderr.startswith("settings from dlcards.toml\n")
+    assert result.stdout == "one.apkg: 3 notes (3 new, 0 updated, 0 unchanged)\n"
+
+
+def test_bad_config_exits_1_naming_it(runner: CliRunner) -> None:
+    """An unknown key in dlcards.toml stops every command with a suggestion."""
+    Path("dlcards.toml").write_text('note = "x"\n', encoding="utf-8")
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert result.stderr.endswith("dlcards.toml: unknown key 'note'; did you mean 'notes'?\n")
+
+
+def test_quiet_and_colour(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--quiet prints nothing on success; colour only when asked for and never with NO_COLOR."""
+    assert runner.invoke(main, ["-q", "build"]).output == ""
+    coloured = runner.invoke(main, ["build"], color=True).stdout
+    assert "\x1b[" not in coloured  # nothing changed: nothing to highlight
+    Path("notes/ci.md").write_text(
+        BODY + "\n### Q1- What is CD?\n\nShipping every change.\n", encoding="utf-8"
+    )
+    assert "\x1b[32m" in runner.invoke(main, ["build"], color=True).stdout
+    monkeypatch.setenv("NO_COLOR", "1")
+    Path("notes/ci.md").write_text(BODY, encoding="utf-8")
+    assert "\x1b[" not in runner.invoke(main, ["build"], color=True).output
+
+
+@pytest.mark.parametrize("command", ["build", "check", "show", "preview", "watch", "init"])
+def test_every_command_has_help_with_an_example(runner: CliRunner, command: str) -> None:
+    """`dlcards COMMAND --help` exits 0 and shows an example."""
+    result = runner.invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output and f"dlcards {command}" in result.output

@@ -6,28 +6,26 @@ The only place that prints or exits. Mistakes in notes exit 1 with
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
-from .atomic import write_atomic
-from .build import BuildOptions, build
-from .check import check_notes
-from .config import Config, load_config
 from .errors import BuildFailed, DlcardsError, Problem, Severity
-from .listing import list_questions, preview_cards
-from .model import BuildReport
-from .preview import render_preview
-from .scaffold import scaffold_project
-from .watch import watch_builds
+
+if TYPE_CHECKING:
+    from .build import BuildOptions
+    from .config import Config
+    from .model import BuildReport
+
+# The stages (mistune, genanki, Pygments...) are imported inside the commands that
+# use them, so `dlcards --help` starts as fast as Python and Click allow.
 
 _MAX_LISTED = 10
 
@@ -39,13 +37,13 @@ class _Settings:
     quiet: bool = False
     verbose: bool = False
     color: bool | None = None
-    config: Config = field(default_factory=Config)
+    config: Config | None = None
 
     def notes(self, given: Path | None) -> Path:
-        return given or self.config.notes or Path("notes")
+        return given or (self.config and self.config.notes) or Path("notes")
 
     def decks(self, given: Path | None) -> Path:
-        return given or self.config.decks or Path("decks")
+        return given or (self.config and self.config.decks) or Path("decks")
 
     def say(
         self, message: str = "", *, err: bool = False, fg: str | None = None, quiet_ok: bool = False
@@ -81,6 +79,8 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
       dlcards check              # lint notes/ without writing anything
       dlcards build              # notes/*.md -> decks/*.apkg
     """
+    from .config import load_config
+
     color = False if os.environ.get("NO_COLOR") else None
     try:
         config = load_config(Path.cwd())
@@ -182,7 +182,9 @@ def build_command(
       SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) dlcards build
     """
     options = _build_options(settings, notes_dir, decks_dir, output, source_date_epoch)
-    if settings.verbose and settings.config.origin:
+    from .build import build
+
+    if settings.verbose and settings.config is not None and settings.config.origin:
         settings.say(f"settings from {_display(Path(settings.config.origin))}", err=True)
 
     def on_busy() -> None:
@@ -204,9 +206,12 @@ def _build_options(
     source_date_epoch: int | None = None,
 ) -> BuildOptions:
     """Command line first, then the config file, then the defaults."""
+    from .build import BuildOptions
+
     notes, decks = settings.notes(notes_dir), settings.decks(decks_dir)
-    if output is None and settings.config.packaging == "single":
-        output = settings.config.output or decks / "all.apkg"
+    config = settings.config
+    if output is None and config is not None and config.packaging == "single":
+        output = config.output or decks / "all.apkg"
     return BuildOptions(
         notes_dir=notes,
         decks_dir=decks,
@@ -331,6 +336,10 @@ def check_command(
       dlcards check notes/deep-learning --strict
       dlcards check --format github     # in a CI workflow
     """
+    import json
+
+    from .check import check_notes
+
     notes = settings.notes(notes_dir)
     try:
         report = check_notes(notes, _display(notes))
@@ -401,6 +410,10 @@ def show_command(
       dlcards show
       dlcards show notes/deep-learning/optimization.md --format json
     """
+    import json
+
+    from .listing import list_questions
+
     options = _build_options(settings, notes_dir, decks_dir)
     try:
         rows = list_questions(options)
@@ -452,6 +465,10 @@ def preview_command(
       dlcards preview --open
       dlcards preview --notes ~/vault/interview -o /tmp/cards.html
     """
+    from .atomic import write_atomic
+    from .listing import preview_cards
+    from .preview import render_preview
+
     options = _build_options(settings, notes_dir, decks_dir)
     target = output if output is not None else options.decks_dir / "preview.html"
     try:
@@ -483,6 +500,8 @@ def watch_command(settings: _Settings, notes_dir: Path | None, decks_dir: Path |
     Example:
       dlcards watch
     """
+    from .watch import watch_builds
+
     options = _build_options(settings, notes_dir, decks_dir)
     stop = threading.Event()
 
@@ -525,6 +544,8 @@ def init_command(settings: _Settings, directory: Path) -> None:
     Example:
       dlcards init my-notes && cd my-notes && dlcards build
     """
+    from .scaffold import scaffold_project
+
     try:
         result = scaffold_project(directory)
     except DlcardsError as exc:

@@ -5,7 +5,15 @@
 Collects every problem in every file before failing, and writes nothing unless the
 whole build is sound: existing decks and the lockfile stay as they were on error.
 The clock, the wait and SOURCE_DATE_EPOCH are passed in, which keeps builds
-reproducible and tests exact.
+reproducible and tests exact. `prepare_build` decides everything a build writes;
+`plan` (plan.py) reports the same decision without writing it.
+
+Removed questions. Anki never deletes on import, so a question that left the notes
+stays in its package, tagged `dlcards::removed` (see identify.py). Its content is
+the one the last build gave it: read back from that build's package when it leaves
+(only then, and only if it hashes to what the lockfile recorded), then kept in the
+lockfile. A question that left before this existed, or whose package is gone, has
+no content to emit: it is reported, and found in Anki by its ID.
 
 Crash safety. One build at a time holds the decks folder (an OS file lock). Every
 package is made in memory before anything is written; then the lockfile is
@@ -31,11 +39,21 @@ from pathlib import Path
 
 from .atomic import hold_build_lock, remove_leftovers
 from .errors import BuildFailed, LockfileError, Problem, Severity
-from .identify import earliest_mod, find_duplicates, match_cards, stamp_notes
-from .lockfile import LOCK_NAME, load_lock, save_lock
+from .identify import (
+    Identified,
+    Matching,
+    earliest_mod,
+    find_duplicates,
+    keep_departed,
+    match_cards,
+    removed_search,
+    stamp_notes,
+    untracked_departures,
+)
+from .lockfile import LOCK_NAME, Lock, RemovedNote, load_lock, save_lock
 from .model import BuildReport, Card, Note, PackageSummary
 from .notetype import notetype_hash
-from .package import delete_package, render_package, write_package
+from .package import delete_package, read_package_notes, render_package, write_package
 from .parse import parse_file
 from .read import read_notes
 from .render import render_card
@@ -69,6 +87,15 @@ def collect_cards(options: BuildOptions) -> tuple[list[Card], list[Problem]]:
     return cards, problems
 
 
+def sound_cards(options: BuildOptions) -> tuple[list[Card], list[Problem]]:
+    """Every card and the warnings about them; raises BuildFailed when the notes have
+    errors (or no question at all)."""
+    cards, problems = collect_cards(options)
+    problems.extend(find_duplicates(cards))
+    _stop_on_errors(problems, cards, options)
+    return cards, problems
+
+
 def build(
     options: BuildOptions, *, clock: Clock, wait: Wait, on_busy: Callable[[], None] = lambda: None
 ) -> BuildReport:
@@ -76,10 +103,8 @@ def build(
 
     Holds the build lock of the decks folder from reading the lockfile to the last
     write; if another build holds it, calls on_busy and waits for it."""
-    cards, problems = collect_cards(options)
-    problems.extend(find_duplicates(cards))
     # Mistakes in the notes stop the build before it touches the decks folder at all.
-    _stop_on_errors(problems, cards, options)
+    cards, problems = sound_cards(options)
     with hold_build_lock(options.decks_dir, on_busy):
         remove_leftovers(options.decks_dir)
         if options.output is not None:
@@ -105,14 +130,30 @@ def _stop_on_errors(problems: list[Problem], cards: list[Card], options: BuildOp
         )
 
 
-def _build_locked(
-    options: BuildOptions, cards: list[Card], problems: list[Problem], *, clock: Clock, wait: Wait
-) -> BuildReport:
-    lock_path = options.decks_dir / LOCK_NAME
-    lock = load_lock(lock_path, f"{options.decks_display}/{LOCK_NAME}")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreparedBuild:
+    """A build decided and not yet written: what `build` writes and `plan` reports."""
+
+    lock: Lock  # the lockfile as it was
+    identified: Identified  # the notes with their guids and mods, and the new lockfile
+    groups: dict[Path, list[Note]]  # package path (under the decks folder, or the output) -> notes
+    stale: tuple[str, ...]  # packages of the lockfile that no deck fills any more
+    packages: tuple[str, ...]  # the packages the lockfile lists after the build
+    warnings: tuple[Problem, ...]
+
+
+def prepare_build(
+    options: BuildOptions, cards: list[Card], problems: list[Problem], *, clock: Clock, wait: Wait | None
+) -> PreparedBuild:
+    """Everything a build decides, from the notes and the lockfile; writes nothing.
+
+    With wait, it waits until the clock allows every changed note a mod above its
+    last one; without (a plan), it only predicts, so the mods it stamps may lie ahead."""
+    lock = load_lock(options.decks_dir / LOCK_NAME, f"{options.decks_display}/{LOCK_NAME}")
     matching = match_cards(cards, lock)
     problems.extend(matching.problems)
     _stop_on_errors(problems, cards, options)
+    matching = _recover_departed(matching, lock, options)
 
     nt_hash = notetype_hash()
     floor = earliest_mod(matching, lock, nt_hash)
@@ -123,31 +164,72 @@ def _build_locked(
             f"{options.decks_display}/{LOCK_NAME}",
             "records changes made in the future; check this computer's clock",
         )
-    # A changed note needs a mod above its last one, and a mod in the future would
-    # block every later update until the clock passed it: wait for the clock.
-    while int(clock()) < floor:
-        wait(floor - clock() + 0.01)
-    now = int(clock())
+    if wait is None:
+        now = max(int(clock()), floor)
+    else:
+        # A changed note needs a mod above its last one, and a mod in the future would
+        # block every later update until the clock passed it: wait for the clock.
+        while int(clock()) < floor:
+            wait(floor - clock() + 0.01)
+        now = int(clock())
     identified = stamp_notes(matching, lock, nt_hash, now)
 
     groups = group_packages(identified.notes, options.output)
-    notetype_mod = identified.lock.notetype.mod if identified.lock.notetype else now
+    if options.output is None:
+        written = {str(t) for t in groups}
+        stale = tuple(sorted(set(lock.packages) - written))
+        packages = tuple(sorted(written))
+    else:
+        stale, packages = (), lock.packages
+    return PreparedBuild(
+        lock=lock,
+        identified=identified,
+        groups=groups,
+        stale=stale,
+        packages=packages,
+        warnings=tuple(_ordered([p for p in problems if p.severity is Severity.WARNING])),
+    )
+
+
+def _recover_departed(matching: Matching, lock: Lock, options: BuildOptions) -> Matching:
+    """Questions that left the notes since the last build: their content, for the lockfile
+    to keep, comes from the packages that build wrote (read only when there are any)."""
+    places = [options.decks_dir / name for name in lock.packages]
+    if options.output is not None:
+        places.append(options.output)
+    for place in places:
+        wanted = untracked_departures(matching)
+        if not wanted:
+            break
+        found = read_package_notes(place, wanted)
+        matching = keep_departed(
+            matching, {guid: RemovedNote(fields=f, tags=t) for guid, (f, t) in found.items()}
+        )
+    return matching
+
+
+def _build_locked(
+    options: BuildOptions, cards: list[Card], problems: list[Problem], *, clock: Clock, wait: Wait
+) -> BuildReport:
+    prepared = prepare_build(options, cards, problems, clock=clock, wait=wait)
+    identified, groups, stale, packages = (
+        prepared.identified,
+        prepared.groups,
+        prepared.stale,
+        prepared.packages,
+    )
+    notetype_mod = identified.lock.notetype.mod if identified.lock.notetype else 0
     rendered = {
         (options.decks_dir / target if options.output is None else target): render_package(
             notes, notetype_mod=notetype_mod, source_date_epoch=options.source_date_epoch
         )
         for target, notes in groups.items()
     }
-    if options.output is None:
-        written = {str(t) for t in groups}
-        stale = sorted(set(lock.packages) - written)
-        packages = tuple(sorted(written))
-    else:
-        stale, packages = [], lock.packages
 
     # Every package is made; now the writes, in an order that any crash leaves safe
     # (see the module docstring). The lockfile keeps listing a stale package until
     # it is gone, so a build killed before deleting it deletes it next time.
+    lock_path = options.decks_dir / LOCK_NAME
     save_lock(lock_path, replace(identified.lock, packages=tuple(sorted({*packages, *stale}))))
     for path, data in rendered.items():
         write_package(path, data)
@@ -158,11 +240,13 @@ def _build_locked(
 
     return BuildReport(
         packages=tuple(_summary(str(t), n) for t, n in groups.items()),
-        warnings=tuple(_ordered([p for p in problems if p.severity is Severity.WARNING])),
+        warnings=prepared.warnings,
         rematches=identified.rematches,
         moves=identified.moves,
         departed=identified.departed,
-        stale_packages=tuple(stale),
+        removed_search=removed_search(identified.departed),
+        stale_packages=stale,
+        statuses=tuple(sorted((n.guid, n.status) for n in identified.notes)),
     )
 
 
@@ -199,6 +283,7 @@ def _summary(filename: str, notes: list[Note]) -> PackageSummary:
         new=sum(n.status == "new" for n in notes),
         updated=sum(n.status == "updated" for n in notes),
         unchanged=sum(n.status == "unchanged" for n in notes),
+        removed=sum(n.status == "removed" for n in notes),
     )
 
 

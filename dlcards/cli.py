@@ -195,7 +195,12 @@ def build_command(
             report = build(options, clock=time.time, wait=_sleep, on_busy=on_busy)
     except DlcardsError as exc:
         _fail(settings, exc)
-    _print_report(settings, report, Path(options.decks_display) if options.output is None else None)
+    _print_report(
+        settings,
+        report,
+        Path(options.decks_display) if options.output is None else None,
+        options.notes_display,
+    )
 
 
 def _build_options(
@@ -268,7 +273,9 @@ def _sleep(seconds: float) -> None:
         time.sleep(seconds)
 
 
-def _print_report(settings: _Settings, report: BuildReport, decks_dir: Path | None) -> None:
+def _print_report(
+    settings: _Settings, report: BuildReport, decks_dir: Path | None, notes_display: str
+) -> None:
     for problem in report.warnings:
         settings.problem(problem)
     for rematch in report.rematches:
@@ -284,26 +291,99 @@ def _print_report(settings: _Settings, report: BuildReport, decks_dir: Path | No
             f"{q.deck!r}; Anki keeps existing cards in {move.old_deck!r} (move them in the browser)",
             fg="yellow",
         )
-    if report.departed:
-        settings.say(
-            f"{len(report.departed)} question{'s' if len(report.departed) != 1 else ''} left the notes; "
-            "Anki never deletes on import, so delete their notes in Anki if you no longer want them:",
-            fg="yellow",
-        )
-        for gone in report.departed[:_MAX_LISTED]:
-            settings.say(f"  {gone.path}: {gone.title}")
-        if len(report.departed) > _MAX_LISTED:
-            settings.say(f"  ... and {len(report.departed) - _MAX_LISTED} more")
-        settings.say("  Anki search: " + " OR ".join(f'"ID:{g.guid}"' for g in report.departed))
+    from .plan import format_removed_notice
+
+    notice = format_removed_notice(report.departed, report.removed_search, notes_display, limit=_MAX_LISTED)
+    if notice:
+        settings.say(notice.rstrip("\n"), fg="yellow")
     for name in report.stale_packages:
         settings.say(f"removed {name}: its deck has no questions left")
     for package in report.packages:
         where = decks_dir / package.filename if decks_dir is not None else Path(package.filename)
         settings.say(
             f"{_display(where)}: {package.notes} note{'s' if package.notes != 1 else ''} "
-            f"({package.new} new, {package.updated} updated, {package.unchanged} unchanged)",
+            f"({package.new} new, {package.updated} updated, {package.unchanged} unchanged"
+            + (f", {package.removed} removed" if package.removed else "")
+            + ")",
             fg="green" if package.new or package.updated else None,
         )
+
+
+@main.command("plan")
+@_output_options
+@_notes_option
+@_decks_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools.",
+)
+@_pass_settings
+def plan_command(settings: _Settings, notes_dir: Path | None, decks_dir: Path | None, fmt: str) -> None:
+    """Say what the next build and import will do, writing nothing.
+
+    From the notes and the lockfile: per package the new, updated (with the
+    fields that change), unchanged and removed notes; questions that moved
+    deck (Anki keeps their cards where they are), renamed decks, and questions
+    that left the notes, with the Anki search that selects them.
+
+    \b
+    Example:
+      dlcards plan
+      dlcards plan --format json
+    """
+    import json
+
+    from .plan import format_plan_text, plan_build, plan_to_json
+
+    options = _build_options(settings, notes_dir, decks_dir)
+    try:
+        plan = plan_build(options, clock=time.time)
+    except DlcardsError as exc:
+        _fail(settings, exc)
+    for problem in plan.warnings:
+        settings.problem(problem)
+    if fmt == "json":
+        click.echo(json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_plan_text(plan), nl=False)
+
+
+@main.command("forget")
+@_output_options
+@_decks_option
+@click.argument("guids", nargs=-1)
+@_pass_settings
+def forget_command(settings: _Settings, decks_dir: Path | None, guids: tuple[str, ...]) -> None:
+    """Drop questions that left the notes from the lockfile, once deleted in Anki.
+
+    A removed question stays in its deck's package, tagged dlcards::removed,
+    until you forget it. Delete those notes in Anki first (Browse, search
+    tag:dlcards::removed), then forget them; without GUIDS, every removed
+    question is forgotten.
+
+    \b
+    Example:
+      dlcards forget
+      dlcards forget 1EVrdjLA06S
+    """
+    from .lockfile import forget_removed
+
+    decks = settings.decks(decks_dir)
+
+    def on_busy() -> None:
+        settings.say(f"waiting for another dlcards build in {_display(decks)}/ to finish...", err=True)
+
+    try:
+        dropped = forget_removed(decks, list(guids) or None, decks_display=_display(decks), on_busy=on_busy)
+    except DlcardsError as exc:
+        _fail(settings, exc)
+    for entry in dropped:
+        settings.say(f"forgot {entry.guid}: {_display(settings.notes(None))}/{entry.path}: {entry.title}")
+    settings.say(f"{_count(len(dropped), 'removed question')} forgotten" if dropped else "nothing to forget")
 
 
 @main.command("check")

@@ -11,7 +11,13 @@ touches cards. So:
   normalized text, so a lost lockfile still gives unchanged questions their guids;
 * a note's mod is the time its content last changed: unchanged notes keep their old
   mod (so a rebuild never overwrites what the user edited in Anki), changed ones
-  get one strictly greater and never in the future.
+  get one strictly greater and never in the future;
+* a question that left the notes stays in the lockfile with the content it last had,
+  and keeps being emitted tagged `dlcards::removed`, a visible line on its answer,
+  until the user deletes it in Anki and runs `dlcards forget`: an import never
+  deletes, so the tag is how the user finds it. Tagging it is a change of content, so
+  it takes a newer mod once, and Anki applies it once; a question that comes back
+  (by its exact text) loses the tag and the line the same way.
 
 Hands on :class:`Note` values, the new lockfile and what changed.
 """
@@ -20,18 +26,22 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import html
 import json
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from .errors import Problem, Severity
-from .lockfile import Lock, LockEntry, NotetypeState
+from .lockfile import Lock, LockEntry, NotetypeState, RemovedNote
 from .model import Card, DeckMove, Departed, Note, Question, Rematch
 from .notetype import MODEL_ID
 
 SIMILARITY = 0.8
+REMOVED_TAG = "dlcards::removed"
+REMOVED_SEARCH = f"tag:{REMOVED_TAG}"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
 _MARKUP = re.compile(r"[*_`~]+")
@@ -61,6 +71,40 @@ def content_hash(fields: tuple[str, ...], tags: tuple[str, ...]) -> str:
     """What a note's mod follows: its fields, its tags and its note type."""
     data = json.dumps([MODEL_ID, list(fields), sorted(tags, key=str.casefold)], ensure_ascii=False)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
+
+
+def field_digests(fields: tuple[str, ...], tags: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+    """Short digests of each field and of the tags: enough to say which parts of a note
+    changed (the content hash alone decides whether it changed)."""
+    return tuple(_short(f) for f in fields), _short("\x1f".join(sorted(tags, key=str.casefold)))
+
+
+def _short(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def removed_content(note: RemovedNote, path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A removed question's note as its package carries it: the content it last had,
+    a visible line opening its Answer, and the tag that finds it in Anki's browser.
+    It depends on nothing but the lockfile, so it stays the same from build to build."""
+    question, answer, *rest = note.fields
+    line = (
+        f'<div class="dlc-removed">Removed from your notes ({html.escape(path, quote=False)}). '
+        f"Delete this note in Anki: search {REMOVED_SEARCH}</div>"
+    )
+    tags = note.tags
+    if REMOVED_TAG.casefold() not in {t.casefold() for t in tags}:
+        tags = (*tags, REMOVED_TAG)
+    return (question, f"{line}\n{answer}" if answer else line, *rest), tags
+
+
+def removed_search(departed: Iterable[Departed]) -> str:
+    """The Anki search that selects the notes of these departed questions: the tag for
+    those their packages carry tagged, their IDs for the others ("" for none)."""
+    gone = list(departed)
+    terms = [REMOVED_SEARCH] if any(d.tagged for d in gone) else []
+    terms += [f'"ID:{d.guid}"' for d in gone if not d.tagged]
+    return " OR ".join(terms)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -253,6 +297,24 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
     )
 
 
+def untracked_departures(matching: Matching) -> set[str]:
+    """The guids of questions that left the notes since the last build: the lockfile has
+    no content for them yet (the packages of the last build do)."""
+    return {e.guid for e in matching.departed if not e.removed and e.removed_note is None}
+
+
+def keep_departed(matching: Matching, found: Mapping[str, RemovedNote]) -> Matching:
+    """Give departed questions the content found for them (in the last build's packages),
+    where it is exactly what the lockfile says they last had: its content hash matches."""
+    departed = []
+    for e in matching.departed:
+        note = found.get(e.guid)
+        if e.removed_note is None and note is not None and content_hash(note.fields, note.tags) == e.hash:
+            e = replace(e, removed_note=note)
+        departed.append(e)
+    return replace(matching, departed=tuple(departed))
+
+
 def note_fields(card: Card, guid: str) -> tuple[str, ...]:
     """Question, Answer, Discussion, Source, ID: the note type's frozen field order."""
     return (card.front, card.back, card.discussion, card.source, guid)
@@ -265,6 +327,9 @@ def earliest_mod(matching: Matching, lock: Lock, notetype_hash: str) -> int:
     for card, guid, prev in zip(matching.cards, matching.guids, matching.previous, strict=False):
         if prev is not None and prev.hash != content_hash(note_fields(card, guid), card.question.tags):
             floor = max(floor, prev.mod + 1)
+    for e in matching.departed:
+        if e.removed_note is not None and e.hash != content_hash(*removed_content(e.removed_note, e.path)):
+            floor = max(floor, e.mod + 1)
     if lock.notetype is not None and lock.notetype.hash != notetype_hash:
         floor = max(floor, lock.notetype.mod + 1)
     return floor
@@ -284,14 +349,13 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
         elif prev.hash == digest:
             status, mod = "unchanged", prev.mod
         else:
-            status, mod = "updated", max(now, prev.mod + 1)
-            if mod > now:  # the caller waits for the clock first; this never happens
-                raise ValueError("a note's mod would be in the future")
+            status, mod = "updated", _later(prev, now)
         if prev is not None and prev.deck != q.deck and not prev.removed:
             moves.append(DeckMove(question=q, old_deck=prev.deck))
         notes.append(
             Note(guid=guid, mod=mod, deck=q.deck, fields=fields, tags=q.tags, status=status, question=q)
         )
+        field_hashes, tags_hash = field_digests(fields, q.tags)
         entries.append(
             LockEntry(
                 guid=guid,
@@ -302,19 +366,49 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
                 hash=digest,
                 mod=mod,
                 removed=False,
+                field_hashes=field_hashes,
+                tags_hash=tags_hash,
             )
         )
-    departed = [replace(e, removed=True) for e in matching.departed]
+    departed: list[Departed] = []
+    # By file and question, whatever order the lockfile was read in and whenever each
+    # left: a package's note ids follow the order of its notes, and a rebuild with
+    # nothing changed must give the same bytes.
+    for e in sorted(matching.departed, key=lambda e: (e.path, e.title.casefold(), e.guid)):
+        departed.append(
+            Departed(guid=e.guid, deck=e.deck, path=e.path, title=e.title, tagged=bool(e.removed_note))
+        )
+        if e.removed_note is None:  # its content is unknown: it cannot be emitted
+            entries.append(replace(e, removed=True))
+            continue
+        fields, tags = removed_content(e.removed_note, e.path)
+        digest = content_hash(fields, tags)
+        mod = e.mod if digest == e.hash else _later(e, now)
+        notes.append(
+            Note(guid=e.guid, mod=mod, deck=e.deck, fields=fields, tags=tags, status="removed", question=None)
+        )
+        field_hashes, tags_hash = field_digests(fields, tags)
+        entries.append(
+            replace(e, removed=True, hash=digest, mod=mod, field_hashes=field_hashes, tags_hash=tags_hash)
+        )
     if lock.notetype is not None and lock.notetype.hash == notetype_hash:
         notetype = lock.notetype
     else:
         previous_mod = lock.notetype.mod if lock.notetype is not None else 0
         notetype = NotetypeState(hash=notetype_hash, mod=max(now, previous_mod + 1))
-    new_lock = Lock(entries=tuple(entries + departed), notetype=notetype, packages=lock.packages)
+    new_lock = Lock(entries=tuple(entries), notetype=notetype, packages=lock.packages)
     return Identified(
         notes=tuple(notes),
         lock=new_lock,
         rematches=matching.rematches,
         moves=tuple(moves),
-        departed=tuple(Departed(guid=e.guid, deck=e.deck, path=e.path, title=e.title) for e in departed),
+        departed=tuple(departed),
     )
+
+
+def _later(prev: LockEntry, now: int) -> int:
+    """The mod of a changed note: now, and above its last one (Anki's update rule)."""
+    mod = max(now, prev.mod + 1)
+    if mod > now:  # the caller waits for the clock first; this never happens
+        raise ValueError("a note's mod would be in the future")
+    return mod

@@ -7,9 +7,18 @@ the build with a hint. Readable JSON with a stable order, so its diffs say what 
 
 The "checksum" is the SHA-256 of everything else in the file, as canonical JSON
 (sorted keys, no spaces): re-indenting the file keeps it valid, while a hand edit, a
-half-resolved merge or a damaged byte that still parses is caught. Lockfiles of
-format 1, written before there was a checksum, are read without one and get one on
-the next build.
+half-resolved merge or a damaged byte that still parses is caught.
+
+Formats, each still read (and written as the newest on the next build):
+
+1. guid, deck, path, question, hash and mod of every note; no checksum.
+2. adds the checksum.
+3. adds, per note, a short digest of each field and of the tags ("field_hashes",
+   "tags_hash": what `dlcards plan` compares to say which fields an update changes),
+   and, for a question that left the notes, the content it last had
+   ("removed_note"): Anki never deletes on import, so later builds keep emitting it,
+   tagged as removed, until `dlcards forget`. Only removed notes carry their
+   content: the fields of every note would make the lockfile as large as the notes.
 """
 
 from __future__ import annotations
@@ -17,20 +26,31 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_atomic
-from .errors import LockfileError
+from .atomic import hold_build_lock, write_atomic
+from .errors import DlcardsError, LockfileError
+from .notetype import FIELDS
 
 LOCK_NAME = "dlcards.lock"
 _PACKAGE_NAME = re.compile(r"^[^./\\][^/\\]*\.apkg$")
 _MAX_MOD = 10**10  # seconds; a larger number is milliseconds or garbage
-FORMAT = 2
-_LEGACY_FORMATS = (1,)  # no checksum yet
+FORMAT = 3
+_UNCHECKED_FORMATS = (1,)  # written before there was a checksum
+_FORMATS = (1, 2, FORMAT)
 _CHECKSUM_KEY = "checksum"
+_FIELD_NAMES = tuple(f.name for f in FIELDS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemovedNote:
+    """What a note held when its question left the notes (before it was tagged removed)."""
+
+    fields: tuple[str, ...]  # in the note type's field order
+    tags: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,9 +60,15 @@ class LockEntry:
     path: str
     title: str
     explicit_id: str | None
-    hash: str
+    hash: str  # of the content the last build emitted
     mod: int
     removed: bool
+    # Short digests of each field (in field order) and of the tags the last build
+    # emitted; None in entries of lockfiles before format 3 until the next build.
+    field_hashes: tuple[str, ...] | None = None
+    tags_hash: str | None = None
+    # Only for a removed question: its content, so the build can keep emitting it.
+    removed_note: RemovedNote | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +82,10 @@ class Lock:
     entries: tuple[LockEntry, ...] = ()
     notetype: NotetypeState | None = None
     packages: tuple[str, ...] = ()
+
+
+class NotRemovedError(DlcardsError):
+    """`forget` was asked for a note the lockfile does not hold as removed."""
 
 
 def load_lock(path: Path, display: str) -> Lock:
@@ -74,7 +104,7 @@ def load_lock(path: Path, display: str) -> Lock:
         lock = _from_json(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise LockfileError(display, f"does not look like a dlcards lockfile ({exc})") from None
-    if _format(data) not in _LEGACY_FORMATS and data[_CHECKSUM_KEY] != lock_checksum(data):
+    if _format(data) not in _UNCHECKED_FORMATS and data[_CHECKSUM_KEY] != lock_checksum(data):
         raise LockfileError(
             display,
             'its "checksum" does not match its content, so it was damaged or edited by hand '
@@ -92,38 +122,100 @@ def lock_checksum(data: Mapping[str, Any]) -> str:
 
 def dump_lock(lock: Lock) -> str:
     """The lockfile's text: entries ordered by file, then question, then guid."""
-    entries = sorted(lock.entries, key=lambda e: (e.removed, e.path, e.title.casefold(), e.guid))
     data: dict[str, Any] = {
         "dlcards_lock": FORMAT,
         _CHECKSUM_KEY: "",
         "notetype": None if lock.notetype is None else {"hash": lock.notetype.hash, "mod": lock.notetype.mod},
         "packages": sorted(lock.packages),
-        "notes": [
-            {
-                "guid": e.guid,
-                "deck": e.deck,
-                "path": e.path,
-                "question": e.title,
-                **({"id": e.explicit_id} if e.explicit_id is not None else {}),
-                "hash": e.hash,
-                "mod": e.mod,
-                **({"removed": True} if e.removed else {}),
-            }
-            for e in entries
-        ],
+        "notes": [_entry_json(e) for e in sorted(lock.entries, key=entry_order)],
     }
     data[_CHECKSUM_KEY] = lock_checksum(data)
     return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+
+def entry_order(entry: LockEntry) -> tuple[bool, str, str, str]:
+    """The lockfile's order of entries: notes still in the notes first, by file and question."""
+    return (entry.removed, entry.path, entry.title.casefold(), entry.guid)
 
 
 def save_lock(path: Path, lock: Lock) -> None:
     write_atomic(path, dump_lock(lock).encode("utf-8"))
 
 
+def forget_removed(
+    decks_dir: Path,
+    guids: Collection[str] | None = None,
+    *,
+    decks_display: str = "decks",
+    on_busy: Callable[[], None] = lambda: None,
+) -> list[LockEntry]:
+    """Drop removed questions from the lockfile (all of them, or those with the given
+    guids) and return what was dropped; the next build no longer emits them.
+
+    For after the user deleted their notes in Anki. Holds the build lock, so no build
+    runs meanwhile, and replaces the lockfile atomically (or leaves it alone when
+    there is nothing to drop). A guid that is not a removed question is an error,
+    and then nothing is dropped."""
+    lock_path = decks_dir / LOCK_NAME
+    display = f"{decks_display}/{LOCK_NAME}"
+    if not lock_path.is_file():  # also: no decks folder to create a build lock in
+        _check_wanted(Lock(), guids, display)
+        return []
+    with hold_build_lock(decks_dir, on_busy):
+        lock = load_lock(lock_path, display)
+        _check_wanted(lock, guids, display)
+        wanted = None if guids is None else set(guids)
+        dropped = [e for e in lock.entries if e.removed and (wanted is None or e.guid in wanted)]
+        if dropped:
+            gone = {e.guid for e in dropped}
+            kept = tuple(e for e in lock.entries if e.guid not in gone)
+            save_lock(lock_path, replace(lock, entries=kept))
+    return sorted(dropped, key=entry_order)
+
+
+def _check_wanted(lock: Lock, guids: Collection[str] | None, display: str) -> None:
+    if guids is None:
+        return
+    entries = {e.guid: e for e in lock.entries}
+    for guid in guids:
+        entry = entries.get(guid)
+        if entry is None:
+            raise NotRemovedError(f"{display}: no note with id {guid!r}; nothing was forgotten")
+        if not entry.removed:
+            raise NotRemovedError(
+                f"{display}: note {guid!r} ({entry.path}: {entry.title}) is still in your notes; "
+                "only questions removed from the notes can be forgotten; nothing was forgotten"
+            )
+
+
+def _entry_json(e: LockEntry) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "guid": e.guid,
+        "deck": e.deck,
+        "path": e.path,
+        "question": e.title,
+        **({"id": e.explicit_id} if e.explicit_id is not None else {}),
+        "hash": e.hash,
+        "mod": e.mod,
+    }
+    if e.field_hashes is not None:
+        data["field_hashes"] = dict(zip(_FIELD_NAMES, e.field_hashes, strict=True))
+    if e.tags_hash is not None:
+        data["tags_hash"] = e.tags_hash
+    if e.removed:
+        data["removed"] = True
+    if e.removed_note is not None:
+        data["removed_note"] = {
+            "fields": dict(zip(_FIELD_NAMES, e.removed_note.fields, strict=True)),
+            "tags": list(e.removed_note.tags),
+        }
+    return data
+
+
 def _from_json(data: Any) -> Lock:
-    if not isinstance(data, dict) or _format(data) not in (FORMAT, *_LEGACY_FORMATS):
+    if not isinstance(data, dict) or _format(data) not in _FORMATS:
         raise ValueError(f'expected a JSON object with "dlcards_lock": {FORMAT}')
-    if _format(data) == FORMAT and not isinstance(data.get(_CHECKSUM_KEY), str):
+    if _format(data) not in _UNCHECKED_FORMATS and not isinstance(data.get(_CHECKSUM_KEY), str):
         raise ValueError(f'expected a "{_CHECKSUM_KEY}" text')
     notetype = None
     if data.get("notetype") is not None:
@@ -142,27 +234,55 @@ def _from_json(data: Any) -> Lock:
     if not isinstance(data["notes"], list):
         raise TypeError("'notes' must be a list")
     for raw in data["notes"]:
-        if not isinstance(raw, dict):
-            raise TypeError(f"each note must be an object, got {raw!r}")
-        explicit = raw.get("id")
-        removed = raw.get("removed", False)
-        if not isinstance(removed, bool):
-            raise TypeError(f"'removed' must be true or false, got {removed!r}")
-        entry = LockEntry(
-            guid=_str(raw["guid"]),
-            deck=_str(raw["deck"]),
-            path=_str(raw["path"]),
-            title=_str(raw["question"]),
-            explicit_id=None if explicit is None else _str(explicit),
-            hash=_str(raw["hash"]),
-            mod=_int(raw["mod"]),
-            removed=removed,
-        )
+        entry = _entry(raw)
         if not entry.guid or entry.guid in seen:
             raise ValueError(f"guid {entry.guid!r} is empty or appears twice")
         seen.add(entry.guid)
         entries.append(entry)
     return Lock(entries=tuple(entries), notetype=notetype, packages=packages)
+
+
+def _entry(raw: Any) -> LockEntry:
+    if not isinstance(raw, dict):
+        raise TypeError(f"each note must be an object, got {raw!r}")
+    explicit = raw.get("id")
+    removed = raw.get("removed", False)
+    if not isinstance(removed, bool):
+        raise TypeError(f"'removed' must be true or false, got {removed!r}")
+    field_hashes = None
+    if "field_hashes" in raw:
+        field_hashes = tuple(_str(h) for h in _by_field(raw["field_hashes"], "field_hashes"))
+    removed_note = None
+    if "removed_note" in raw:
+        if not removed:
+            raise ValueError("'removed_note' belongs to removed notes only")
+        note = raw["removed_note"]
+        if not isinstance(note, dict) or not isinstance(note.get("tags"), list):
+            raise TypeError("'removed_note' must hold 'fields' and a 'tags' list")
+        removed_note = RemovedNote(
+            fields=tuple(_str(v) for v in _by_field(note["fields"], "removed_note.fields")),
+            tags=tuple(_str(t) for t in note["tags"]),
+        )
+    return LockEntry(
+        guid=_str(raw["guid"]),
+        deck=_str(raw["deck"]),
+        path=_str(raw["path"]),
+        title=_str(raw["question"]),
+        explicit_id=None if explicit is None else _str(explicit),
+        hash=_str(raw["hash"]),
+        mod=_int(raw["mod"]),
+        removed=removed,
+        field_hashes=field_hashes,
+        tags_hash=None if raw.get("tags_hash") is None else _str(raw["tags_hash"]),
+        removed_note=removed_note,
+    )
+
+
+def _by_field(value: Any, key: str) -> list[Any]:
+    """An object keyed by the note type's field names, as a list in field order."""
+    if not isinstance(value, dict) or sorted(value) != sorted(_FIELD_NAMES):
+        raise ValueError(f"{key!r} must have exactly the fields {', '.join(_FIELD_NAMES)}")
+    return [value[name] for name in _FIELD_NAMES]
 
 
 def _format(data: dict[str, Any]) -> int | None:

@@ -66,8 +66,10 @@ class Note:
     deck: str
     fields: tuple[str, ...]  # Question, Answer, Discussion, Source, ID
     tags: tuple[str, ...]
-    status: str  # "new" | "updated" | "unchanged"
-    question: Question
+    # "new" | "updated" | "unchanged", or "removed": a question that left the notes,
+    # kept in its package tagged dlcards::removed (Anki never deletes on import).
+    status: str
+    question: Question | None  # None for a removed one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,12 +91,15 @@ class DeckMove:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Departed:
-    """A question that has left the notes since an earlier build."""
+    """A question that has left the notes since an earlier build (and is still in the lockfile)."""
 
     guid: str
     deck: str
     path: str
     title: str
+    # True when its package carries it tagged dlcards::removed; False when its content
+    # was not at hand (it left before dlcards kept removed notes), so only its ID finds it.
+    tagged: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,6 +111,7 @@ class PackageSummary:
     new: int
     updated: int
     unchanged: int
+    removed: int = 0  # questions that left the notes, in the package tagged dlcards::removed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,5 +122,7 @@ class BuildReport:
     warnings: tuple[Problem, ...] = ()
     rematches: tuple[Rematch, ...] = ()
     moves: tuple[DeckMove, ...] = ()
-    departed: tuple[Departed, ...] = ()
+    departed: tuple[Departed, ...] = ()  # no longer in the notes, still in the lockfile
+    removed_search: str = ""  # the Anki search that selects the departed notes ("" when none)
     stale_packages: tuple[str, ...] = ()
+    statuses: tuple[tuple[str, str], ...] = ()  # (guid, Note.status) of every note written, by guid

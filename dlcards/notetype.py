@@ -85,11 +85,13 @@ hr#answer { border: none; border-top: 1px solid #d0d7de; margin: 14px 0; }
 .dlc-discussion { margin-top: 16px; padding: 8px 12px; border-left: 4px solid #8c959f; background: rgba(127, 127, 127, 0.08); border-radius: 0 6px 6px 0; }
 .dlc-label { font-size: 0.8em; font-weight: 700; text-transform: uppercase; letter-spacing: 0.05em; color: #57606a; }
 .dlc-source { margin-top: 18px; font-size: 0.72em; color: #8c959f; }
+.dlc-removed { margin: 0 0 12px; padding: 6px 10px; border-left: 4px solid #cf222e; background: rgba(207, 34, 46, 0.1); border-radius: 0 6px 6px 0; font-size: 0.85em; font-weight: 600; }
 .nightMode.card, .night_mode .card, .card.night_mode { color: #e6edf3; background-color: #1e1e1e; }
 .nightMode hr#answer, .night_mode hr#answer { border-top-color: #444c56; }
 .nightMode .dlc-card th, .nightMode .dlc-card td, .night_mode .dlc-card th, .night_mode .dlc-card td { border-color: #444c56; }
 .nightMode .dlc-label, .night_mode .dlc-label { color: #9da7b1; }
 .nightMode .dlc-source, .night_mode .dlc-source { color: #768390; }
+.nightMode .dlc-removed, .night_mode .dlc-removed { border-left-color: #f85149; background: rgba(248, 81, 73, 0.15); }
 @media (max-width: 480px) {
   .card { font-size: 17px; }
   .dlc-card { padding: 10px 12px; }

@@ -20,6 +20,9 @@ and the same notes and lockfile give the same bytes:
   mods never follow it: a note's mod is what Anki's update rule compares, and its
   card carries the same.
 
+`read_package_notes` reads back the notes a package holds: a question that left the
+notes since the last build is kept in the lockfile with the content that build gave it.
+
 Byte-identical output assumes the same versions of the libraries that make it
 (SQLite, zlib, genanki, and the Markdown and highlighting libraries that shape the
 fields): a different SQLite writes its version into the file header.
@@ -35,7 +38,8 @@ import sqlite3
 import time
 import warnings
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +136,35 @@ def render_package(
         _add(zf, "collection.anki2", collection, zip_time)
         _add(zf, "media", json.dumps({}).encode(), zip_time)
     return buffer.getvalue()
+
+
+def read_package_notes(
+    package: Path, guids: Collection[str]
+) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The fields and tags of the notes with these guids in a package dlcards wrote;
+    none for a package that is missing or unreadable (the caller checks what it gets
+    against the lockfile's content hashes, so a package from elsewhere is harmless)."""
+    if not guids:
+        return {}
+    try:
+        with zipfile.ZipFile(package) as zf:
+            collection = zf.read("collection.anki2")
+    except (OSError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        return {}
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.deserialize(collection)
+        rows = conn.execute("SELECT guid, flds, tags FROM notes").fetchall()
+    except sqlite3.Error:
+        return {}
+    finally:
+        conn.close()
+    wanted = set(guids)
+    return {
+        str(guid): (tuple(str(flds).split("\x1f")), tuple(str(tags).split()))
+        for guid, flds, tags in rows
+        if guid in wanted
+    }
 
 
 def write_package(target: Path, data: bytes) -> None:

@@ -80,7 +80,8 @@ def test_check_strict_json_github_and_paths(runner: CliRunner) -> None:
     }
     github = runner.invoke(main, ["check", "--format", "github", "notes/testing.md"]).stdout.splitlines()
     assert github[2] == (
-        "::warning file=notes/testing.md,line=13,col=1::question 'Why mock?' has a placeholder answer; no card made"
+        "::warning file=notes/testing.md,line=13,col=1::"
+        "question 'Why mock?' has a placeholder answer; no card made"
     )
 
 
@@ -168,9 +169,47 @@ def test_quiet_and_colour(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) ->
     assert "\x1b[" not in runner.invoke(main, ["build"], color=True).output
 
 
-@pytest.mark.parametrize("command", ["build", "check", "show", "preview", "watch", "init"])
+@pytest.mark.parametrize("command", ["build", "check", "show", "preview", "watch", "init", "plan", "forget"])
 def test_every_command_has_help_with_an_example(runner: CliRunner, command: str) -> None:
     """`dlcards COMMAND --help` exits 0 and shows an example."""
     result = runner.invoke(main, [command, "--help"])
     assert result.exit_code == 0
     assert "Example:" in result.output and f"dlcards {command}" in result.output
+
+
+def test_plan_build_forget_cycle_for_a_removed_question(runner: CliRunner) -> None:
+    """plan predicts, build reports the removed question with its Anki search, forget drops it."""
+    Path("notes/testing.md").unlink()
+    Path("notes/t.md").write_text("### What is A?\n\n**Answer:** a\n\n### What is B?\n\n**Answer:** b\n")
+    assert runner.invoke(main, ["-q", "build"]).exit_code == 0
+    Path("notes/t.md").write_text("### What is A?\n\n**Answer:** a changed\n")
+    plan = runner.invoke(main, ["plan", "notes"])
+    assert plan.exit_code == 2  # plan takes no paths
+    plan = runner.invoke(main, ["plan"])
+    assert plan.exit_code == 0, plan.output
+    assert plan.stdout == (
+        "decks/ci.apkg: 0 new, 0 updated, 1 unchanged\n"
+        "decks/t.apkg: 0 new, 1 updated (Answer), 0 unchanged, 1 removed\n"
+        "updated:\n"
+        "  notes/t.md:1: What is A? (Answer)\n"
+        "removed from notes:\n"
+        "  notes/t.md: What is B?\n"
+        "  Anki search: tag:dlcards::removed\n"
+    )
+    assert not any(p.name.startswith("plan") for p in Path("decks").iterdir())
+    build = runner.invoke(main, ["build"])
+    assert build.stdout == (
+        "1 question left the notes; Anki never deletes on import. After importing, delete its note in "
+        "Anki's browser, then run `dlcards forget`:\n"
+        "  notes/t.md: What is B?\n"
+        "  Anki search: tag:dlcards::removed\n"
+        "decks/ci.apkg: 1 note (0 new, 0 updated, 1 unchanged)\n"
+        "decks/t.apkg: 2 notes (0 new, 1 updated, 0 unchanged, 1 removed)\n"
+    )
+    forget = runner.invoke(main, ["forget"])
+    assert forget.exit_code == 0
+    assert forget.stdout.endswith(": notes/t.md: What is B?\n1 removed question forgotten\n")
+    assert runner.invoke(main, ["forget"]).stdout == "nothing to forget\n"
+    assert runner.invoke(main, ["build"]).stdout.endswith(
+        "decks/t.apkg: 1 note (0 new, 0 updated, 1 unchanged)\n"
+    )

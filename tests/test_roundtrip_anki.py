@@ -622,8 +622,9 @@ def test_deck_change_keeps_the_note_and_anki_keeps_its_cards_in_the_old_deck(
 
 def test_removed_question_is_reported_as_departed_and_stays_in_anki(project: Project, anki: Anki) -> None:
     """A question removed from the notes is reported in BuildReport.departed (and kept in
-    the lockfile as removed); re-importing leaves its note and card in Anki untouched,
-    since imports never delete."""
+    the lockfile as removed); re-importing keeps its note and card in Anki, since
+    imports never delete: the note is only updated to carry the dlcards::removed tag
+    (tests/test_removed.py follows it further)."""
     project.write("ml/basics.md", BASICS_V1)
     report1 = real_build(project)
     lock1 = read_lock(project)
@@ -640,11 +641,12 @@ def test_removed_question_is_reported_as_departed_and_stays_in_anki(project: Pro
     ]
     lock2 = read_lock(project)
     assert lock2[split]["removed"] is True
-    assert [(p.new, p.updated, p.unchanged) for p in report2.packages] == [(0, 0, 2)]
+    assert [(p.new, p.updated, p.unchanged, p.removed) for p in report2.packages] == [(0, 0, 2, 1)]
 
     imported = anki.import_packages(packages(project, report2))
-    assert (imported.new, imported.updated) == (set(), set())
+    assert (imported.new, imported.updated) == (set(), {split})
     assert imported.duplicate == set(lock1) - {split}
+    assert "dlcards::removed" in anki.note(split).tags
     assert anki.c.note_count() == 3
     assert anki.note(split)["Question"] == SPLIT
     assert anki.decks_of(split) == ["Ml::Basics"]

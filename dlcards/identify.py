@@ -128,8 +128,19 @@ class Identified:
     departed: tuple[Departed, ...]
 
 
+def identity_text(title: str, prompt: str | None) -> str:
+    """What identifies a question: its normalized text, with the prompt under its
+    heading when it has one (quiz files ask "What's the output?" of many snippets)."""
+    key = normalize_question(title)
+    return f"{key}\n{normalize_question(prompt)}" if prompt else key
+
+
 def _key(question: Question) -> str:
-    return normalize_question(question.title)
+    return identity_text(question.title, question.prompt)
+
+
+def _entry_key(entry: LockEntry) -> str:
+    return identity_text(entry.title, entry.prompt)
 
 
 def _deck_key(deck: str) -> str:
@@ -203,7 +214,7 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
     # 2. The same text: in the same deck, then in any deck; the same file first.
     by_text: dict[str, list[LockEntry]] = defaultdict(list)
     for e in entries:
-        by_text[normalize_question(e.title)].append(e)
+        by_text[_entry_key(e)].append(e)
     for same_deck in (True, False):
         for i, card in enumerate(cards):
             if chosen[i] is not None:
@@ -236,7 +247,7 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
             for e in open_entries:
                 if same_file != (e.path == q.path) or not text_match_allowed(q, e):
                     continue
-                b = normalize_question(e.title)
+                b = _entry_key(e)
                 if 2 * min(len(a), len(b)) < SIMILARITY * (len(a) + len(b)):
                     continue
                 matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
@@ -362,6 +373,7 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
                 deck=q.deck,
                 path=q.path,
                 title=q.title,
+                prompt=q.prompt or None,
                 explicit_id=q.explicit_id,
                 hash=digest,
                 mod=mod,

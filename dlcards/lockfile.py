@@ -69,6 +69,10 @@ class LockEntry:
     tags_hash: str | None = None
     # Only for a removed question: its content, so the build can keep emitting it.
     removed_note: RemovedNote | None = None
+    # The Markdown between a question's heading and its answer label, when it has
+    # one: part of what identifies it (many quiz files reuse one heading text,
+    # "What's the output?", with a different snippet under each).
+    prompt: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,6 +198,7 @@ def _entry_json(e: LockEntry) -> dict[str, Any]:
         "deck": e.deck,
         "path": e.path,
         "question": e.title,
+        **({"prompt": e.prompt} if e.prompt else {}),
         **({"id": e.explicit_id} if e.explicit_id is not None else {}),
         "hash": e.hash,
         "mod": e.mod,
@@ -268,6 +273,7 @@ def _entry(raw: Any) -> LockEntry:
         deck=_str(raw["deck"]),
         path=_str(raw["path"]),
         title=_str(raw["question"]),
+        prompt=None if raw.get("prompt") is None else _str(raw["prompt"]),
         explicit_id=None if explicit is None else _str(explicit),
         hash=_str(raw["hash"]),
         mod=_int(raw["mod"]),

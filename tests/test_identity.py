@@ -291,3 +291,37 @@ def test_a_new_question_never_takes_over_a_removed_one(project: Project) -> None
     report = project.build()
     assert guids(project)["Why shuffle the training data?"] != old
     assert report.rematches == ()
+
+
+QUIZ = """\
+###### 1. What's the output?
+
+```python
+print(sorted([3, 1, 2]))
+```
+
+**Answer:** `[1, 2, 3]`
+
+###### 2. What's the output?
+
+```python
+print(len("hello"))
+```
+
+**Answer:** `5`
+"""
+
+
+def test_same_heading_over_different_snippets_is_two_questions(project: Project) -> None:
+    """Quiz files reuse one heading; the snippet under it tells the questions apart, and an
+    edit to a snippet keeps its note."""
+    project.write("quiz.md", QUIZ)
+    project.build()
+    first = json.loads((project.decks / "dlcards.lock").read_text(encoding="utf-8"))["notes"]
+    assert len({n["guid"] for n in first}) == 2
+    project.write("quiz.md", QUIZ.replace('len("hello")', 'len("hello!")'))
+    project.clock.advance()
+    report = project.build()
+    after = json.loads((project.decks / "dlcards.lock").read_text(encoding="utf-8"))["notes"]
+    assert {n["guid"] for n in after} == {n["guid"] for n in first}
+    assert len(report.rematches) == 1 and report.packages[0].new == 0

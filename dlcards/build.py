@@ -37,7 +37,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import __version__
 from .atomic import hold_build_lock, remove_leftovers
+from .cache import PackageDigests, RenderCache, cache_key
 from .errors import BuildFailed, LockfileError, Problem, Severity
 from .identify import (
     Identified,
@@ -51,7 +53,7 @@ from .identify import (
     untracked_departures,
 )
 from .lockfile import LOCK_NAME, Lock, RemovedNote, load_lock, save_lock
-from .model import BuildReport, Card, Note, PackageSummary
+from .model import BuildReport, Card, Note, PackageSummary, ParsedFile, SourceFile
 from .notetype import notetype_hash
 from .package import delete_package, read_package_notes, render_package, write_package
 from .parse import parse_file
@@ -68,6 +70,10 @@ class BuildOptions:
     decks_display: str = "decks"
     # SOURCE_DATE_EPOCH, read by the caller: the package time instead of the newest mod.
     source_date_epoch: int | None = None
+    # Where rendered cards and package digests are kept between builds (None: no cache).
+    cache_dir: Path | None = None
+    # Processes that parse and render files the cache does not hold (1: in this one).
+    workers: int = 1
 
 
 _CLOCK_SLACK = 5  # seconds of clock difference tolerated between machines sharing a lockfile
@@ -77,14 +83,51 @@ Wait = Callable[[float], None]
 
 
 def collect_cards(options: BuildOptions) -> tuple[list[Card], list[Problem]]:
-    """Read, parse and render every notes file; problems from all files at once."""
+    """Read, parse and render every notes file; problems from all files at once.
+
+    Files whose content the cache already holds are neither parsed nor rendered;
+    the others are, in several processes when there is enough work to pay for them."""
     sources, problems = read_notes(options.notes_dir, options.notes_display)
+    cache = RenderCache(options.cache_dir) if options.cache_dir is not None else None
+    results: list[tuple[list[Card], ParsedFile] | None] = []
+    missing: list[int] = []
+    for n, source in enumerate(sources):
+        hit = cache.get(cache_key(source)) if cache is not None else None
+        results.append(hit)
+        if hit is None:
+            missing.append(n)
+    todo = [sources[n] for n in missing]
+    for n, source, fresh in zip(missing, todo, _parse_and_render_all(todo, options.workers), strict=True):
+        results[n] = fresh
+        if cache is not None:
+            cache.put(cache_key(source), *fresh)
     cards: list[Card] = []
-    for source in sources:
-        parsed = parse_file(source)
-        problems.extend(parsed.problems)
-        cards.extend(render_card(q) for q in parsed.questions)
+    for result in results:
+        assert result is not None
+        cards.extend(result[0])
+        problems.extend(result[1].problems)
     return cards, problems
+
+
+_PARALLEL_BYTES = 256 * 1024  # below this, starting processes costs more than it saves
+
+
+def _parse_and_render(source: SourceFile) -> tuple[list[Card], ParsedFile]:
+    parsed = parse_file(source)
+    return [render_card(q) for q in parsed.questions], parsed
+
+
+def _parse_and_render_all(sources: list[SourceFile], workers: int) -> list[tuple[list[Card], ParsedFile]]:
+    size = sum(len(s.body) for s in sources)
+    if workers <= 1 or len(sources) < 2 or size < _PARALLEL_BYTES:
+        return [_parse_and_render(s) for s in sources]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork: the workers start with everything imported; the build has no threads.
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(workers, len(sources)), mp_context=context) as pool:
+        return list(pool.map(_parse_and_render, sources, chunksize=max(1, len(sources) // (workers * 4))))
 
 
 def sound_cards(options: BuildOptions) -> tuple[list[Card], list[Problem]]:
@@ -219,12 +262,18 @@ def _build_locked(
         prepared.packages,
     )
     notetype_mod = identified.lock.notetype.mod if identified.lock.notetype else 0
-    rendered = {
-        (options.decks_dir / target if options.output is None else target): render_package(
+    digests = PackageDigests(options.cache_dir) if options.cache_dir is not None else None
+    rendered: dict[Path, bytes] = {}
+    for target, notes in groups.items():
+        path = options.decks_dir / target if options.output is None else target
+        inputs = package_inputs(notes, notetype_mod, options.source_date_epoch)
+        if digests is not None and digests.is_current(path, inputs):
+            continue  # provably the package this build would write: the same inputs, the same bytes
+        rendered[path] = render_package(
             notes, notetype_mod=notetype_mod, source_date_epoch=options.source_date_epoch
         )
-        for target, notes in groups.items()
-    }
+        if digests is not None:
+            digests.record(path, inputs, rendered[path])
 
     # Every package is made; now the writes, in an order that any crash leaves safe
     # (see the module docstring). The lockfile keeps listing a stale package until
@@ -237,6 +286,8 @@ def _build_locked(
         delete_package(options.decks_dir / name)
     if stale:
         save_lock(lock_path, replace(identified.lock, packages=packages))
+    if digests is not None:
+        digests.save()
 
     return BuildReport(
         packages=tuple(_summary(str(t), n) for t, n in groups.items()),
@@ -248,6 +299,24 @@ def _build_locked(
         stale_packages=stale,
         statuses=tuple(sorted((n.guid, n.status) for n in identified.notes)),
     )
+
+
+def package_inputs(notes: list[Note], notetype_mod: int, source_date_epoch: int | None) -> str:
+    """A digest of everything a package's bytes follow from."""
+    import hashlib
+    import json
+
+    data = json.dumps(
+        [
+            __version__,
+            notetype_hash(),
+            notetype_mod,
+            source_date_epoch,
+            [[n.guid, n.mod, n.deck, list(n.fields), list(n.tags)] for n in notes],
+        ],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
 def group_packages(notes: tuple[Note, ...], output: Path | None) -> dict[Path, list[Note]]:

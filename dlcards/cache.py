@@ -130,3 +130,38 @@ def _card(data: dict[str, Any]) -> Card:
         discussion=str(data["discussion"]),
         source=str(data["source"]),
     )
+
+
+class PackageDigests:
+    """For each package written: a digest of its inputs and of its bytes. A package
+    whose inputs are unchanged and whose file still has those bytes is current: the
+    build neither renders nor rewrites it. A missing or doubtful record means render."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "packages.json"
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            self.records: dict[str, dict[str, str]] = {
+                str(k): {"inputs": str(v["inputs"]), "sha256": str(v["sha256"])} for k, v in data.items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            self.records = {}
+
+    def is_current(self, package: Path, inputs: str) -> bool:
+        record = self.records.get(str(package))
+        if record is None or record["inputs"] != inputs:
+            return False
+        try:
+            return hashlib.sha256(package.read_bytes()).hexdigest() == record["sha256"]
+        except OSError:
+            return False
+
+    def record(self, package: Path, inputs: str, data: bytes) -> None:
+        self.records[str(package)] = {"inputs": inputs, "sha256": hashlib.sha256(data).hexdigest()}
+
+    def save(self) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self.records, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.path)

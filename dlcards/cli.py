@@ -224,7 +224,18 @@ def _build_options(
         notes_display=_display(notes),
         decks_display=_display(decks),
         source_date_epoch=source_date_epoch,
+        cache_dir=_cache_dir(),
+        workers=min(os.cpu_count() or 1, 4),
     )
+
+
+def _cache_dir() -> Path | None:
+    """The user's cache folder (rendered cards by content, package digests): out of
+    the project, safe to delete. DLCARDS_NO_CACHE=1 turns it off."""
+    if os.environ.get("DLCARDS_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dlcards"
 
 
 def _display(path: Path) -> str:

@@ -58,3 +58,9 @@ class Project:
 def project(tmp_path: Path) -> Project:
     (tmp_path / "notes").mkdir()
     return Project(root=tmp_path, clock=FakeClock())
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run by tests keep their render cache away from the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

@@ -33,6 +33,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from .errors import Problem, Severity
 from .lockfile import Lock, LockEntry, NotetypeState, RemovedNote
@@ -67,6 +68,7 @@ def derive_guid(*parts: str) -> str:
     return "".join(reversed(chars)) or "0"
 
 
+@lru_cache(maxsize=65536)  # earliest_mod and stamp_notes both ask, for every note
 def content_hash(fields: tuple[str, ...], tags: tuple[str, ...]) -> str:
     """What a note's mod follows: its fields, its tags and its note type."""
     data = json.dumps([MODEL_ID, list(fields), sorted(tags, key=str.casefold)], ensure_ascii=False)
@@ -366,7 +368,10 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
         notes.append(
             Note(guid=guid, mod=mod, deck=q.deck, fields=fields, tags=q.tags, status=status, question=q)
         )
-        field_hashes, tags_hash = field_digests(fields, q.tags)
+        if status == "unchanged" and prev is not None and prev.field_hashes and prev.tags_hash is not None:
+            field_hashes, tags_hash = prev.field_hashes, prev.tags_hash  # same content, same digests
+        else:
+            field_hashes, tags_hash = field_digests(fields, q.tags)
         entries.append(
             LockEntry(
                 guid=guid,

@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__
 from .atomic import hold_build_lock, remove_leftovers
 from .cache import PackageDigests, RenderCache, cache_key
+from .config import apply_settings
 from .errors import BuildFailed, LockfileError, Problem, Severity
 from .identify import (
     Identified,
@@ -74,6 +75,10 @@ class BuildOptions:
     cache_dir: Path | None = None
     # Processes that parse and render files the cache does not hold (1: in this one).
     workers: int = 1
+    # From the project's settings: folder (or file) under notes/ -> deck name, and
+    # tags added to every note.
+    deck_names: Mapping[str, str] = field(default_factory=dict)
+    default_tags: tuple[str, ...] = ()
 
 
 _CLOCK_SLACK = 5  # seconds of clock difference tolerated between machines sharing a lockfile
@@ -88,6 +93,7 @@ def collect_cards(options: BuildOptions) -> tuple[list[Card], list[Problem]]:
     Files whose content the cache already holds are neither parsed nor rendered;
     the others are, in several processes when there is enough work to pay for them."""
     sources, problems = read_notes(options.notes_dir, options.notes_display)
+    sources = [apply_settings(s, options.deck_names, options.default_tags) for s in sources]
     cache = RenderCache(options.cache_dir) if options.cache_dir is not None else None
     results: list[tuple[list[Card], ParsedFile] | None] = []
     missing: list[int] = []

@@ -225,6 +225,8 @@ def _build_options(
         decks_display=_display(decks),
         source_date_epoch=source_date_epoch,
         cache_dir=_cache_dir(),
+        deck_names=dict(config.deck_names) if config is not None else {},
+        default_tags=config.tags if config is not None else (),
         workers=min(os.cpu_count() or 1, 4),
     )
 

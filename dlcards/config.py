@@ -18,11 +18,13 @@ from __future__ import annotations
 import difflib
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import DlcardsError
+from .model import SourceFile
+from .read import deck_title, normalize_tags
 
 CONFIG_NAME = "dlcards.toml"
 _KEYS = ("notes", "decks", "tags", "packaging", "output", "deck_names")
@@ -106,3 +108,29 @@ def _text(value: object, key: str, path: Path, prefix: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{path}: {prefix}{key} must be a path")
     return value
+
+
+def apply_settings(source: SourceFile, deck_names: Mapping[str, str], tags: tuple[str, ...]) -> SourceFile:
+    """A read file with the project's deck names and default tags applied.
+
+    A deck named in front matter wins; otherwise the longest configured folder (or
+    file) that holds the file names the deck, and the folders below it become
+    subdecks as usual."""
+    deck = source.deck
+    if deck_names and _meta_deck(source) is None:
+        stem = source.path[: -len(".md")] if source.path.lower().endswith(".md") else source.path
+        parts = stem.split("/")
+        for cut in range(len(parts), 0, -1):
+            prefix = "/".join(parts[:cut])
+            name = deck_names.get(prefix) or deck_names.get(prefix + ".md")
+            if name:
+                deck = "::".join([name, *(deck_title(p) for p in parts[cut:])])
+                break
+    merged = normalize_tags([*source.tags, *tags]) if tags else source.tags
+    if deck == source.deck and merged == source.tags:
+        return source
+    return replace(source, deck=deck, tags=merged)
+
+
+def _meta_deck(source: SourceFile) -> object:
+    return next((v for k, v in source.meta.items() if k.strip().lower() == "deck"), None)

@@ -213,3 +213,24 @@ def test_plan_build_forget_cycle_for_a_removed_question(runner: CliRunner) -> No
     assert runner.invoke(main, ["build"]).stdout.endswith(
         "decks/t.apkg: 1 note (0 new, 0 updated, 1 unchanged)\n"
     )
+
+
+def test_config_names_decks_by_folder_and_adds_tags(runner: CliRunner) -> None:
+    """[deck_names] renames the deck of a folder (its subfolders become subdecks), and
+    tags are added to every note; a deck in front matter still wins."""
+    Path("notes/testing.md").unlink()
+    Path("notes/ops/deploy").mkdir(parents=True)
+    Path("notes/ops/deploy/rollout.md").write_text(
+        "### What is a canary?\n\n**Answer:** A small first release.\n"
+    )
+    Path("notes/pinned.md").write_text("---\ndeck: Mine\n---\n### Why pin?\n\n**Answer:** To stay put.\n")
+    Path("dlcards.toml").write_text(
+        'tags = ["prep", "team work"]\n[deck_names]\n"ops" = "Operations"\n"pinned.md" = "Ignored"\n',
+        encoding="utf-8",
+    )
+    rows = json.loads(runner.invoke(main, ["show", "--format", "json"]).stdout)
+    assert [(r["deck"], r["question"]["tags"]) for r in rows] == [
+        ("Ci", ["prep", "team_work"]),
+        ("Operations::Deploy::Rollout", ["prep", "team_work"]),
+        ("Mine", ["prep", "team_work"]),
+    ]

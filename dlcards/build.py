@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -87,7 +87,12 @@ Clock = Callable[[], float]
 Wait = Callable[[float], None]
 
 
-def collect_cards(options: BuildOptions) -> tuple[list[Card], list[Problem]]:
+Progress = Callable[[int, int], None]  # files done, files in all
+
+
+def collect_cards(
+    options: BuildOptions, progress: Progress | None = None
+) -> tuple[list[Card], list[Problem]]:
     """Read, parse and render every notes file; problems from all files at once.
 
     Files whose content the cache already holds are neither parsed nor rendered;
@@ -103,10 +108,14 @@ def collect_cards(options: BuildOptions) -> tuple[list[Card], list[Problem]]:
         if hit is None:
             missing.append(n)
     todo = [sources[n] for n in missing]
+    done = len(sources) - len(todo)
     for n, source, fresh in zip(missing, todo, _parse_and_render_all(todo, options.workers), strict=True):
         results[n] = fresh
         if cache is not None:
             cache.put(cache_key(source), *fresh)
+        done += 1
+        if progress is not None:
+            progress(done, len(sources))
     cards: list[Card] = []
     for result in results:
         assert result is not None
@@ -123,37 +132,44 @@ def _parse_and_render(source: SourceFile) -> tuple[list[Card], ParsedFile]:
     return [render_card(q) for q in parsed.questions], parsed
 
 
-def _parse_and_render_all(sources: list[SourceFile], workers: int) -> list[tuple[list[Card], ParsedFile]]:
+def _parse_and_render_all(sources: list[SourceFile], workers: int) -> Iterator[tuple[list[Card], ParsedFile]]:
+    """Each file's cards, in order, as they are ready."""
     size = sum(len(s.body) for s in sources)
     if workers <= 1 or len(sources) < 2 or size < _PARALLEL_BYTES:
-        return [_parse_and_render(s) for s in sources]
+        yield from (_parse_and_render(s) for s in sources)
+        return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # fork: the workers start with everything imported; the build has no threads.
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=min(workers, len(sources)), mp_context=context) as pool:
-        return list(pool.map(_parse_and_render, sources, chunksize=max(1, len(sources) // (workers * 4))))
+        yield from pool.map(_parse_and_render, sources, chunksize=max(1, len(sources) // (workers * 8)))
 
 
-def sound_cards(options: BuildOptions) -> tuple[list[Card], list[Problem]]:
+def sound_cards(options: BuildOptions, progress: Progress | None = None) -> tuple[list[Card], list[Problem]]:
     """Every card and the warnings about them; raises BuildFailed when the notes have
     errors (or no question at all)."""
-    cards, problems = collect_cards(options)
+    cards, problems = collect_cards(options, progress)
     problems.extend(find_duplicates(cards))
     _stop_on_errors(problems, cards, options)
     return cards, problems
 
 
 def build(
-    options: BuildOptions, *, clock: Clock, wait: Wait, on_busy: Callable[[], None] = lambda: None
+    options: BuildOptions,
+    *,
+    clock: Clock,
+    wait: Wait,
+    on_busy: Callable[[], None] = lambda: None,
+    progress: Progress | None = None,
 ) -> BuildReport:
     """Build the decks; raises BuildFailed (writing nothing) when the notes have errors.
 
     Holds the build lock of the decks folder from reading the lockfile to the last
     write; if another build holds it, calls on_busy and waits for it."""
     # Mistakes in the notes stop the build before it touches the decks folder at all.
-    cards, problems = sound_cards(options)
+    cards, problems = sound_cards(options, progress)
     with hold_build_lock(options.decks_dir, on_busy):
         remove_leftovers(options.decks_dir)
         if options.output is not None:

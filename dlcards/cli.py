@@ -191,8 +191,8 @@ def build_command(
         settings.say(f"waiting for another dlcards build in {options.decks_dir}/ to finish...", err=True)
 
     try:
-        with _Progress(settings):
-            report = build(options, clock=time.time, wait=_sleep, on_busy=on_busy)
+        with _Progress(settings) as progress:
+            report = build(options, clock=time.time, wait=_sleep, on_busy=on_busy, progress=progress)
     except DlcardsError as exc:
         _fail(settings, exc)
     _print_report(
@@ -249,36 +249,32 @@ def _display(path: Path) -> str:
 
 
 class _Progress:
-    """On a terminal, a build that takes over a second shows that it is working;
-    piped or quiet, nothing."""
+    """On a terminal, a build that takes over a second shows a progress bar of the
+    files it has read; piped or quiet, nothing."""
+
+    WIDTH = 30
 
     def __init__(self, settings: _Settings) -> None:
         self.enabled = not settings.quiet and sys.stderr.isatty()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.started = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or time.monotonic() - self.started < 1.0:
+            return
+        filled = self.WIDTH * done // max(total, 1)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        sys.stderr.write(f"\rbuilding [{bar}] {done}/{total} files")
+        sys.stderr.flush()
+        self.shown = True
 
     def __enter__(self) -> _Progress:
-        if self.enabled:
-            self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.stop.set()
-            self.thread.join()
-
-    def _run(self) -> None:
-        if self.stop.wait(1.0):
-            return
-        started = time.monotonic() - 1.0
-        frames = "|/-\\"
-        n = 0
-        while not self.stop.wait(0.1):
-            n += 1
-            sys.stderr.write(f"\rbuilding {frames[n % 4]} {time.monotonic() - started:4.1f}s")
+        if self.shown:
+            sys.stderr.write("\r\033[K")
             sys.stderr.flush()
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()
 
 
 def _sleep(seconds: float) -> None:

@@ -234,3 +234,32 @@ def test_config_names_decks_by_folder_and_adds_tags(runner: CliRunner) -> None:
         ("Operations::Deploy::Rollout", ["prep", "team_work"]),
         ("Mine", ["prep", "team_work"]),
     ]
+
+
+def test_progress_bar_shows_on_a_terminal_after_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bar appears only on a terminal and only once a build has run for a second;
+    it is cleared at the end. Piped output never gets one (see the exact-output tests)."""
+    import io
+    import sys
+    import time
+
+    from dlcards.cli import _Progress, _Settings
+
+    terminal = io.StringIO()
+    terminal.isatty = lambda: True  # type: ignore[method-assign]
+    monkeypatch.setattr(sys, "stderr", terminal)
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    with _Progress(_Settings()) as progress:
+        progress(1, 10)
+        assert terminal.getvalue() == ""
+        now[0] += 1.5
+        progress(5, 10)
+        assert terminal.getvalue() == "\rbuilding [###############---------------] 5/10 files"
+    assert terminal.getvalue().endswith("\r\x1b[K")
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    with _Progress(_Settings()) as progress:
+        now[0] += 5
+        progress(5, 10)
+    assert piped.getvalue() == ""

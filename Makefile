@@ -1,12 +1,22 @@
 # Two commands set everything up on a fresh machine with Python 3.11:
 #   make decks   virtualenv, install, build notes/ into decks/
 #   make test    install the test extras, run the whole suite (what CI runs)
+# Two more run what is too slow for every change (not part of CI):
+#   make fuzz    atheris on the build for FUZZ_TIME seconds, then the big-input benchmark
+#   make soak    the rebuild-and-reimport soak test at SOAK_SCALE (questions x rebuilds)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: decks test lint install clean
+.PHONY: decks test lint install clean fuzz soak bench
+
+FUZZ_TIME ?= 60
+BENCH_SIZES ?= 1000,10000,50000
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SOAK_SCALE ?= 50000x200
+FUZZ_DIR := $(VENV)/fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +35,36 @@ decks: $(VENV)/.installed
 	$(BIN)/dlcards build --notes notes --decks decks
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check dlcards tests
+	$(BIN)/ruff check dlcards tests bench fuzz
 	$(BIN)/mypy
 
-test: $(VENV)/.installed-test lint
+# The preview tests drive a real headless Chromium (Debian's package).
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q chromium
+
+test: $(VENV)/.installed-test lint | $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+# atheris ships wheels with libFuzzer built in; where none fits (no wheel for this
+# Python or platform, and no clang to build one) the hypothesis fuzz tests run instead.
+fuzz: $(VENV)/.installed-test
+	@if $(PIP) install atheris; then \
+		mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/crashes && \
+		$(BIN)/python fuzz/fuzz_build.py $(FUZZ_DIR)/corpus fuzz/seeds -dict=fuzz/markdown.dict \
+			-max_total_time=$(FUZZ_TIME) -timeout=60 -rss_limit_mb=8192 -artifact_prefix=$(FUZZ_DIR)/crashes/; \
+	else \
+		echo "atheris did not install here: running the hypothesis fuzz tests longer instead"; \
+		FUZZ_EXAMPLES=5000 $(BIN)/python -m pytest -p no:cacheprovider tests/test_fuzz.py; \
+	fi
+	$(BIN)/python fuzz/bench_big.py
+
+soak: $(VENV)/.installed-test
+	SOAK_SCALE=$(SOAK_SCALE) $(BIN)/python -m pytest -m soak -p no:cacheprovider -s tests/test_soak.py
+
+# Speed: synthetic vaults, every build case as a ratio to the no-Markdown floor.
+bench: $(VENV)/.installed
+	$(BIN)/python bench/bench.py --sizes $(BENCH_SIZES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -3,74 +3,202 @@
 The only stage that touches the notes on disk. It hands on :class:`SourceFile`
 values (text with LF line endings, front matter loaded, deck and tags decided) and
 the problems it found; a file it cannot read is reported, never half-read.
+
+A notes tree may hold anything, so reading is careful: only ordinary files inside
+the notes folder are read (a link that leads outside it is refused, never
+followed; a FIFO or device is never opened for a blocking read), a file larger
+than MAX_FILE_BYTES is refused before it is read, links to folders are not
+followed (so loops cannot trap the walk), and a file or folder that vanishes
+between listing and reading is an error that says to build again.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
-import yaml
-from frontmatter.default_handlers import YAMLHandler
-
 from .errors import DlcardsError, Problem, Severity
+from .front_matter import load_front_matter, split_front_matter
 from .model import SourceFile
 
+MAX_FILE_BYTES = 32 * 1024 * 1024  # a notes file past this is refused (split it)
+_CHUNK = 1024 * 1024
 _BLANKISH = re.compile(r"^[ \t]+$", re.MULTILINE)
-_FM_OPEN = re.compile(r"---[ \t]*\n")
-_FM_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+_OPEN_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+)
 
 
-class _TextLoader(yaml.SafeLoader):
-    """Safe YAML that keeps dates as the text the user wrote ("Created time: 2023-12-11")."""
+def find_note_files(root: Path, display_root: str) -> tuple[list[Path], list[Problem]]:
+    """Every Markdown file under root, in a stable order; hidden files and folders are skipped.
 
-
-_TextLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def find_note_files(root: Path) -> list[Path]:
-    """Every Markdown file under root, in a stable order; hidden folders are skipped."""
+    Links to folders are not followed: the files they lead to inside the notes are read
+    where they are, and one leading outside gets a warning, since its notes are not read.
+    """
     found: list[Path] = []
-
-    def fail(exc: OSError) -> None:
-        raise DlcardsError(f"{exc.filename}: cannot read folder ({exc.strerror or exc})")
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=fail):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.lower().endswith(".md") and not name.startswith("."):
-                found.append(Path(dirpath) / name)
+    problems: list[Problem] = []
+    real_root = os.path.realpath(root)
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            if folder == root:
+                raise DlcardsError(f"{display_root}: cannot read folder ({exc.strerror or exc})") from None
+            display = _display(root, folder, display_root)
+            problems.append(_error(display, 0, _folder_failure(exc)))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            if _is_dir(entry, follow_symlinks=False):
+                pending.append(path)
+            elif _is_dir(entry, follow_symlinks=True):
+                target = os.path.realpath(path)
+                if not _inside(target, real_root):
+                    problems.append(
+                        _warning(
+                            _display(root, path, display_root),
+                            0,
+                            f"is a link to the folder {target}, outside {display_root}; links are not "
+                            f"followed, so its notes are not read (move the folder into {display_root})",
+                        )
+                    )
+            elif entry.name.lower().endswith(".md"):
+                found.append(path)
     found.sort(key=lambda p: p.relative_to(root).as_posix())
-    return found
+    return found, problems
 
 
 def read_notes(root: Path, display_root: str) -> tuple[list[SourceFile], list[Problem]]:
     """Read every notes file under root; display_root is how messages name root."""
     if not root.is_dir():
         raise DlcardsError(f"{display_root}: no such notes directory (create it, or pass --notes DIR)")
-    paths = find_note_files(root)
-    if not paths:
+    paths, problems = find_note_files(root, display_root)
+    if not paths and not problems:
         raise DlcardsError(f"{display_root}: no .md files found; nothing to build")
+    real_root = os.path.realpath(root)
     files: list[SourceFile] = []
-    problems: list[Problem] = []
     for path in paths:
         rel = path.relative_to(root).as_posix()
-        display = f"{display_root.rstrip('/')}/{rel}"
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            problems.append(_error(display, 0, f"cannot read file: {exc.strerror or exc}"))
+        display = _display(root, path, display_root)
+        if not _printable_name(rel):
+            problems.append(
+                _error(
+                    display,
+                    0,
+                    "the file name is not valid UTF-8 or holds a control character; rename the file "
+                    "(the name becomes the card's Source and, without 'deck' in front matter, its deck)",
+                )
+            )
+            continue
+        data = read_file(path, real_root, display_root)
+        if isinstance(data, str):
+            problems.append(_error(display, 0, data))
             continue
         source, file_problems = read_source(data, path=rel, display_path=display)
         problems.extend(file_problems)
         if source is not None:
             files.append(source)
     return files, problems
+
+
+def read_file(path: Path, real_root: str, display_root: str) -> bytes | str:
+    """The bytes of one notes file, or why they cannot be read (a message for the user)."""
+    try:
+        real = os.path.realpath(path, strict=True)
+    except OSError as exc:
+        return _file_failure(path, exc)
+    if not _inside(real, real_root):
+        return (
+            f"is a link to {real}, outside {display_root}; dlcards only reads notes inside "
+            f"{display_root} (move the file in, or remove the link)"
+        )
+    try:
+        # O_NOFOLLOW: the resolved path must not have become a link since it was checked.
+        # O_NONBLOCK: opening a FIFO must not wait for a writer that never comes.
+        fd = os.open(real, _OPEN_FLAGS)
+    except OSError as exc:
+        return _file_failure(path, exc)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return "is not an ordinary file (a FIFO, socket or device); dlcards reads only ordinary files"
+        if info.st_size > MAX_FILE_BYTES:
+            return _too_big(info.st_size)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE_BYTES:  # the file may grow while it is read
+            chunk = os.read(fd, _CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_FILE_BYTES:
+            return _too_big(size)
+        return b"".join(chunks)
+    except OSError as exc:
+        return _file_failure(path, exc)
+    finally:
+        os.close(fd)
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"is {size / 1024 / 1024:.0f} MB; notes files over {MAX_FILE_BYTES // 1024 // 1024} MB are not "
+        "read (split it into smaller files)"
+    )
+
+
+def _file_failure(path: Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "is a symbolic link that loops back on itself; fix or remove the link"
+    if exc.errno == errno.ENOENT:
+        if path.is_symlink():
+            return f"is a link to {os.readlink(path)}, which does not exist; fix or remove the link"
+        return "was moved or deleted while the build was reading the notes; run the build again"
+    return f"cannot read file: {exc.strerror or exc}"
+
+
+def _folder_failure(exc: OSError) -> str:
+    if exc.errno == errno.ENOENT:
+        return "folder was moved or deleted while the build was reading the notes; run the build again"
+    return f"cannot read folder: {exc.strerror or exc}"
+
+
+def _is_dir(entry: os.DirEntry[str], *, follow_symlinks: bool) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=follow_symlinks)
+    except OSError:
+        return False
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _printable_name(rel: str) -> bool:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept by Python as lone surrogates
+        return False
+    return all(ch.isprintable() for ch in rel)
+
+
+def _display(root: Path, path: Path, display_root: str) -> str:
+    """How messages name path: printable even when the file name is not."""
+    rel = path.relative_to(root).as_posix()
+    safe = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if not safe.isprintable():
+        safe = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in safe)
+    return f"{display_root.rstrip('/')}/{safe}"
 
 
 def read_source(data: bytes, *, path: str, display_path: str) -> tuple[SourceFile | None, list[Problem]]:
@@ -110,6 +238,8 @@ def decode_text(data: bytes, display_path: str) -> str | Problem:
     """UTF-8 with or without BOM; CRLF and lone CR become LF."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _error(display_path, 1, "the file is UTF-16 text; save it as UTF-8")
     nul = data.find(b"\x00")
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
@@ -132,46 +262,6 @@ def decode_text(data: bytes, display_path: str) -> str | Problem:
     return _BLANKISH.sub("", text)
 
 
-def split_front_matter(text: str, display_path: str) -> tuple[str | None, str, int, Problem | None]:
-    """Split a leading `---` YAML block from the body, keeping line numbers exact."""
-    if not _FM_OPEN.match(text):
-        return None, text, 1, None
-    start = text.index("\n") + 1
-    close = _FM_CLOSE.search(text, start)
-    if close is None:
-        return (
-            None,
-            "",
-            1,
-            _error(
-                display_path, 1, "front matter opened with '---' is never closed (add a '---' line after it)"
-            ),
-        )
-    fm_text = text[start : close.start()]
-    body_start = text.find("\n", close.end())
-    body_start = len(text) if body_start < 0 else body_start + 1
-    body_line = text.count("\n", 0, body_start) + 1
-    return fm_text, text[body_start:], body_line, None
-
-
-def load_front_matter(fm_text: str, display_path: str) -> dict[str, Any] | Problem:
-    """Load front matter with safe YAML; any keys, dates kept as text."""
-    try:
-        loaded = YAMLHandler().load(fm_text, Loader=_TextLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = 2 + (mark.line if mark is not None else 0)
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return _error(display_path, line, f"invalid YAML in front matter: {reason}")
-    except RecursionError:
-        return _error(display_path, 2, "front matter is nested too deeply")
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        return _error(display_path, 2, "front matter must be a mapping of keys to values")
-    return {str(k): v for k, v in loaded.items()}
-
-
 def _meta_value(meta: dict[str, Any], key: str) -> object:
     for k, v in meta.items():
         if k.strip().lower() == key:
@@ -186,13 +276,28 @@ def deck_from_meta(meta: dict[str, Any], path: str, display_path: str, problems:
         if not isinstance(value, str) or not value.strip():
             problems.append(_error(display_path, 2, "front matter 'deck' must be a non-empty text"))
             return ""
+        if not value.isprintable():
+            # Anki keeps a deck's parts apart with \x1f internally; no control character may pass.
+            problems.append(_error(display_path, 2, f"deck name {value!r} holds a control character"))
+            return ""
         parts = [p.strip() for p in value.split("::")]
         if not all(parts):
             problems.append(_error(display_path, 2, f"deck name {value!r} has an empty part"))
             return ""
         return "::".join(parts)
     stem_parts = path[: -len(".md")].split("/")  # any case of ".md"
-    return "::".join(deck_title(part) for part in stem_parts)
+    deck = "::".join(deck_title(part) for part in stem_parts)
+    if not all(p.strip() for p in deck.split("::")):
+        problems.append(
+            _error(
+                display_path,
+                0,
+                f"the file's path gives the deck name {deck!r}, which has an empty part; rename the "
+                "file or set 'deck' in its front matter",
+            )
+        )
+        return ""
+    return deck
 
 
 def deck_title(name: str) -> str:
@@ -242,3 +347,7 @@ def normalize_tags(raw: list[str]) -> tuple[str, ...]:
 
 def _error(path: str, line: int, message: str) -> Problem:
     return Problem(severity=Severity.ERROR, path=path, line=line, message=message)
+
+
+def _warning(path: str, line: int, message: str) -> Problem:
+    return Problem(severity=Severity.WARNING, path=path, line=line, message=message)

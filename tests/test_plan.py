@@ -248,7 +248,7 @@ def test_plan_without_a_decks_folder_creates_none(project: Project) -> None:
 
 def test_plan_does_not_wait_for_a_running_build(edited: Project) -> None:
     """A plan reads; it takes no build lock, so a running build does not hold it up."""
-    fcntl = pytest.importorskip("fcntl")
+    fcntl = pytest.importorskip("fcntl", reason="the build lock is an flock, which only POSIX systems have")
 
     done: list[Plan] = []
     with open(edited.decks / ".dlcards.build-lock", "a+b") as held:

@@ -388,7 +388,7 @@ def test_forget_without_a_decks_folder_creates_nothing(tmp_path: Path) -> None:
 
 def test_forget_waits_for_a_running_build(two_removed: Project) -> None:
     """`forget` takes the build lock: while a build holds it, forget says so and waits."""
-    fcntl = pytest.importorskip("fcntl")
+    fcntl = pytest.importorskip("fcntl", reason="the build lock is an flock, which only POSIX systems have")
 
     project = two_removed
     busy = threading.Event()

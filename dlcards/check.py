@@ -17,6 +17,7 @@ from .identify import find_duplicate_questions
 from .model import Question
 from .parse import parse_file
 from .read import read_notes
+from .render import math_spans
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,8 +96,6 @@ def lint_questions(sources_meta: dict[str, dict[str, object]], questions: list[Q
 
 def _math_problem(markdown: str) -> str | None:
     """Why the math in a field would not typeset, or None."""
-    from .render import math_spans
-
     for span, display in math_spans(markdown):
         depth = 0
         for ch in _BRACES.sub("", span):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .build import BuildOptions, _stop_on_errors, collect_cards
+from .build import BuildOptions, sound_cards
 from .errors import Problem, Severity
 from .identify import match_cards
 from .lockfile import LOCK_NAME, load_lock
@@ -51,15 +51,13 @@ class PreviewCards:
 
 def preview_cards(options: BuildOptions) -> PreviewCards:
     """Every card, failing like a build when the notes have errors."""
-    cards, problems = collect_cards(options)
-    _stop_on_errors(problems, cards, options)
+    cards, problems = sound_cards(options)
     return PreviewCards(cards=cards, warnings=[p for p in problems if p.severity is Severity.WARNING])
 
 
 def list_questions(options: BuildOptions) -> list[QuestionRow]:
     """Every question with the guid it has (or will get), in file order."""
-    cards, problems = collect_cards(options)
-    _stop_on_errors(problems, cards, options)
+    cards, _ = sound_cards(options)
     lock = load_lock(options.decks_dir / LOCK_NAME, f"{options.decks_display}/{LOCK_NAME}")
     matching = match_cards(cards, lock)
     rows = []

@@ -24,6 +24,7 @@ import bisect
 import difflib
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import Problem, Severity
@@ -352,7 +353,7 @@ class _FileParser:
                 continue
             level = self._level(self.blocks[i])
             deeper: list[int] = []
-            for j in headings[n + 1 :]:
+            for j in _after(headings, n):
                 if self._level(self.blocks[j]) <= level or looks_like[j]:
                     break
                 deeper.append(j)
@@ -368,7 +369,7 @@ class _FileParser:
                 continue
             level = self._level(self.blocks[i])
             end = len(self.blocks)
-            for j in headings[n + 1 :]:
+            for j in _after(headings, n):
                 if is_question[j] or self._level(self.blocks[j]) <= level:
                     end = j
                     break
@@ -422,11 +423,12 @@ class _FileParser:
         counts = Counter(self._level(self.blocks[i]) for i in candidates)
         level = max(counts, key=lambda lv: (counts[lv], lv))
         drafts = []
+        chosen = set(candidates)
         for n, i in enumerate(headings):
-            if i not in candidates or self._level(self.blocks[i]) != level:
+            if i not in chosen or self._level(self.blocks[i]) != level:
                 continue
             end = next(
-                (j for j in headings[n + 1 :] if self._level(self.blocks[j]) <= level), len(self.blocks)
+                (j for j in _after(headings, n) if self._level(self.blocks[j]) <= level), len(self.blocks)
             )
             draft = self._draft_from_heading(i)
             for block in self.blocks[i + 1 : end]:
@@ -652,6 +654,11 @@ class _FileParser:
                 and not _ID_BLOCK.match(str(block.token["raw"]))
             ):
                 self._warn(block.line, "an id comment must be '<!-- id: one-word-slug -->'; ignored")
+
+
+def _after(items: list[int], n: int) -> Iterator[int]:
+    """items[n + 1:], without copying it (the loops that use it usually stop early)."""
+    return (items[m] for m in range(n + 1, len(items)))
 
 
 def _dedent(text: str) -> str:

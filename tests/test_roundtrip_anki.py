@@ -152,6 +152,11 @@ class Anki:
     def answer(self, guid: str, ease: int) -> None:
         """Study every card of a note once, through the scheduler."""
         for cid in sorted(self.note(guid).card_ids()):
+            # One answer a millisecond, as a person gives them: two in one millisecond
+            # share a review id, which Check Database may then report as repaired.
+            start = time.time_ns() // 1_000_000
+            while time.time_ns() // 1_000_000 == start:
+                pass
             card = self.c.get_card(cid)
             card.start_timer()
             self.c.sched.answerCard(card, ease)  # type: ignore[arg-type]

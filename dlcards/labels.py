@@ -23,7 +23,7 @@ _NUMBERING = re.compile(
     re.IGNORECASE,
 )
 _WRAPPED = re.compile(r"^(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1$", re.DOTALL)
-_ID_COMMENT = re.compile(r"<!--\s*id\s*:\s*([^\s>]+)\s*-->", re.IGNORECASE)
+ID_COMMENT = re.compile(r"<!--\s*id\s*:\s*([^\s>]+)\s*-->", re.IGNORECASE)
 _PLACEHOLDER = re.compile(
     r"^(?:answers?(?:[ \t]+(?:here|goes[ \t]+here|to[ \t]+come))?|to[ \t]*do|tbd|tba|wip|coming[ \t]+soon"
     r"|to[ \t]+be[ \t]+(?:filled|added|written|done)(?:[ \t]+in)?|\.\.\.|…|-+|\?+)$",
@@ -98,7 +98,7 @@ def heading_label(labels: Labels, text: str) -> str | None:
 
 def clean_title(text: str) -> tuple[str, bool]:
     """Heading text without numbering or wrapping emphasis; and whether it was numbered."""
-    text = _ID_COMMENT.sub("", text).strip()
+    text = ID_COMMENT.sub("", text).strip()
     numbered = False
     while True:
         before = text

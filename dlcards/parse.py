@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from .errors import Problem, Severity
 from .labels import (
+    ID_COMMENT,
     Labels,
     clean_title,
     default_labels,
@@ -45,7 +46,6 @@ from .read import normalize_tags
 SHAPES = ("labelled", "body", "bold")
 _SETTINGS = ("shape", "answer_labels", "topics")
 
-_ID_COMMENT = re.compile(r"<!--\s*id\s*:\s*([^\s>]+)\s*-->", re.IGNORECASE)
 _ID_BLOCK = re.compile(r"^\s*<!--\s*id\s*:\s*([^\s>]+)\s*-->\s*$", re.IGNORECASE)
 _ID_START = re.compile(r"^\s*<!--\s*id\s*:", re.IGNORECASE)
 _MAX_ID = 128
@@ -608,7 +608,7 @@ class _FileParser:
         return None
 
     def _explicit_id(self, draft: _Draft) -> str | None:
-        m = _ID_COMMENT.search(draft.heading_text)
+        m = ID_COMMENT.search(draft.heading_text)
         if m is None:
             for block in (b for part in draft.blocks.values() for b in part):
                 if block.kind == "block_html":

@@ -102,9 +102,3 @@ def render_inline(text: str) -> str:
 def clean_field(value: str) -> str:
     """NFC, no control characters (tab and newline are kept)."""
     return unicodedata.normalize("NFC", _CONTROL.sub("", value))
-
-
-def plain_text(value: str) -> str:
-    """A field's HTML reduced to readable text (for summaries and listings)."""
-    text = re.sub(r"<[^>]*>", "", value)
-    return html.unescape(text).strip()

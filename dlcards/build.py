@@ -54,6 +54,7 @@ from .identify import (
     untracked_departures,
 )
 from .lockfile import LOCK_NAME, Lock, RemovedNote, load_lock, save_lock
+from .media import resolve_media
 from .model import BuildReport, Card, Note, PackageSummary, ParsedFile, SourceFile
 from .notetype import notetype_hash
 from .package import delete_package, read_package_notes, render_package, write_package
@@ -79,6 +80,8 @@ class BuildOptions:
     # tags added to every note.
     deck_names: Mapping[str, str] = field(default_factory=dict)
     default_tags: tuple[str, ...] = ()
+    # Folders (besides the note's own and the notes root) where images and sounds are found.
+    attachments: tuple[Path, ...] = ()
 
 
 _CLOCK_SLACK = 5  # seconds of clock difference tolerated between machines sharing a lockfile
@@ -151,6 +154,8 @@ def sound_cards(options: BuildOptions, progress: Progress | None = None) -> tupl
     """Every card and the warnings about them; raises BuildFailed when the notes have
     errors (or no question at all)."""
     cards, problems = collect_cards(options, progress)
+    cards, media_problems = resolve_media(cards, options.notes_dir, options.attachments)
+    problems.extend(media_problems)
     problems.extend(find_duplicates(cards))
     _stop_on_errors(problems, cards, options)
     return cards, problems

@@ -23,12 +23,12 @@ from . import __version__
 from .errors import Problem, Severity
 from .model import Card, ParsedFile, Question, SourceFile
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def _dependency_versions() -> str:
     found = []
-    for name in ("mistune", "pygments"):
+    for name in ("mistune", "pygments", "nh3"):
         try:
             found.append(f"{name}={version(name)}")
         except PackageNotFoundError:
@@ -117,6 +117,8 @@ def _card_data(card: Card) -> dict[str, Any]:
         "back": card.back,
         "discussion": card.discussion,
         "source": card.source,
+        "kind": card.kind,
+        "tags": list(card.tags),
     }
 
 
@@ -129,6 +131,8 @@ def _card(data: dict[str, Any]) -> Card:
         back=str(data["back"]),
         discussion=str(data["discussion"]),
         source=str(data["source"]),
+        kind=str(data["kind"]),
+        tags=tuple(str(t) for t in data["tags"]),
     )
 
 

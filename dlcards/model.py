@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import Problem
 
@@ -35,6 +36,8 @@ class Question:
     answer: str  # Markdown
     discussion: str  # Markdown, empty when there is none
     explicit_id: str | None = None
+    # Front matter `cloze: true`: `==highlights==` become cloze deletions.
+    cloze_highlights: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +50,14 @@ class ParsedFile:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MediaFile:
+    """A file a card shows or plays, bundled into the package under a content-hash name."""
+
+    name: str  # e.g. "diagram-3f2a9c0e1b7d4a56.png": what the fields refer to
+    path: Path  # the file on disk, inside the notes root (or an attachments folder)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Card:
     """A question rendered to the HTML fields of the note type (before identity)."""
 
@@ -55,6 +66,12 @@ class Card:
     back: str  # Answer field HTML
     discussion: str  # Discussion field HTML
     source: str  # Source field HTML: the notes file's path under the notes root
+    # "basic" (dlcards Q&A) or "cloze" (dlcards Cloze: Text, Extra, Discussion, Source, ID);
+    # for a cloze card, front is the Text field and back the Extra field.
+    kind: str = "basic"
+    tags: tuple[str, ...] = ()  # inline `#tags` found in the question's section
+    # The media files the fields refer to (set by the media stage, after the render cache).
+    media: tuple[MediaFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +87,8 @@ class Note:
     # kept in its package tagged dlcards::removed (Anki never deletes on import).
     status: str
     question: Question | None  # None for a removed one
+    kind: str = "basic"  # "basic" or "cloze": which note type (a note never switches)
+    media: tuple[MediaFile, ...] = ()  # the media files its fields refer to
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

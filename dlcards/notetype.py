@@ -1,5 +1,10 @@
 """The note types dlcards writes: ids, fields, templates and styling.
 
+Two note types, each its own frozen schema: "dlcards Q&A" (standard) and
+"dlcards Cloze" (cloze). A question holding cloze deletions becomes a cloze note;
+a note never switches between the two (identify.py gives a question that changes
+kind a new guid).
+
 Anki matches note types by id and treats any change to the field or template
 count, order or names as a new schema: the import then makes a copy named "X+"
 and every existing note becomes "conflicting", never to be updated again. So the
@@ -85,18 +90,92 @@ hr#answer { border: none; border-top: 1px solid #d0d7de; margin: 14px 0; }
 .dlc-discussion { margin-top: 16px; padding: 8px 12px; border-left: 4px solid #8c959f; background: rgba(127, 127, 127, 0.08); border-radius: 0 6px 6px 0; }
 .dlc-label { font-size: 0.8em; font-weight: 700; text-transform: uppercase; letter-spacing: 0.05em; color: #57606a; }
 .dlc-source { margin-top: 18px; font-size: 0.72em; color: #8c959f; }
+.dlc-cloze { font-size: 1.05em; }
+.dlc-cloze .dlc-title { font-weight: 600; margin-bottom: 0.4em; }
+.cloze { font-weight: 700; color: #0969da; }
 .dlc-removed { margin: 0 0 12px; padding: 6px 10px; border-left: 4px solid #cf222e; background: rgba(207, 34, 46, 0.1); border-radius: 0 6px 6px 0; font-size: 0.85em; font-weight: 600; }
 .nightMode.card, .night_mode .card, .card.night_mode { color: #e6edf3; background-color: #1e1e1e; }
 .nightMode hr#answer, .night_mode hr#answer { border-top-color: #444c56; }
 .nightMode .dlc-card th, .nightMode .dlc-card td, .night_mode .dlc-card th, .night_mode .dlc-card td { border-color: #444c56; }
 .nightMode .dlc-label, .night_mode .dlc-label { color: #9da7b1; }
 .nightMode .dlc-source, .night_mode .dlc-source { color: #768390; }
+.nightMode .cloze, .night_mode .cloze { color: #58a6ff; }
 .nightMode .dlc-removed, .night_mode .dlc-removed { border-left-color: #f85149; background: rgba(248, 81, 73, 0.15); }
 @media (max-width: 480px) {
   .card { font-size: 17px; }
   .dlc-card { padding: 10px 12px; }
 }
 """
+
+
+# Frozen, like the above: the cloze note type.
+CLOZE_MODEL_ID = 1764100800002
+CLOZE_MODEL_NAME = "dlcards Cloze"
+CLOZE_FIELDS = (
+    FieldSpec(name="Text", id=2478306137213390145),
+    FieldSpec(name="Extra", id=8287675007978787014),
+    FieldSpec(name="Discussion", id=7766886194405156148),
+    FieldSpec(name="Source", id=2131055875920044861),
+    FieldSpec(name="ID", id=2610912138353468437),
+)
+CLOZE_TEMPLATE_NAME = "Cloze"
+CLOZE_TEMPLATE_ID = 2121284011715089835
+
+CLOZE_FRONT = """<div class="dlc-card">
+<div class="dlc-cloze">{{cloze:Text}}</div>
+</div>"""
+
+CLOZE_BACK = """<div class="dlc-card">
+<div class="dlc-cloze">{{cloze:Text}}</div>
+{{#Extra}}
+<hr id="answer">
+<div class="dlc-answer">{{Extra}}</div>
+{{/Extra}}
+{{#Discussion}}
+<div class="dlc-discussion">
+<div class="dlc-label">Discussion</div>
+{{Discussion}}
+</div>
+{{/Discussion}}
+<div class="dlc-source">{{Source}}</div>
+</div>"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoteType:
+    """One note type as packages carry it."""
+
+    id: int
+    name: str
+    kind: str  # "basic" (standard) or "cloze"
+    fields: tuple[FieldSpec, ...]
+    template_name: str
+    template_id: int
+    front: str
+    back: str
+
+
+BASIC = NoteType(
+    id=MODEL_ID,
+    name=MODEL_NAME,
+    kind="basic",
+    fields=FIELDS,
+    template_name=TEMPLATE_NAME,
+    template_id=TEMPLATE_ID,
+    front=FRONT,
+    back=BACK,
+)
+CLOZE = NoteType(
+    id=CLOZE_MODEL_ID,
+    name=CLOZE_MODEL_NAME,
+    kind="cloze",
+    fields=CLOZE_FIELDS,
+    template_name=CLOZE_TEMPLATE_NAME,
+    template_id=CLOZE_TEMPLATE_ID,
+    front=CLOZE_FRONT,
+    back=CLOZE_BACK,
+)
+NOTE_TYPES = {"basic": BASIC, "cloze": CLOZE}
 
 
 @cache
@@ -107,15 +186,20 @@ def css() -> str:
 
 @cache
 def notetype_hash() -> str:
-    """A digest of everything about the note type that Anki applies on update."""
+    """A digest of everything about the note types that Anki applies on update: both
+    share one mod in the lockfile, so a change to either gives both a newer one."""
     data = json.dumps(
-        {
-            "id": MODEL_ID,
-            "name": MODEL_NAME,
-            "fields": [(f.name, f.id) for f in FIELDS],
-            "templates": [(TEMPLATE_NAME, TEMPLATE_ID, FRONT, BACK)],
-            "css": css(),
-        },
+        [
+            {
+                "id": t.id,
+                "name": t.name,
+                "kind": t.kind,
+                "fields": [(f.name, f.id) for f in t.fields],
+                "templates": [(t.template_name, t.template_id, t.front, t.back)],
+                "css": css(),
+            }
+            for t in (BASIC, CLOZE)
+        ],
         sort_keys=True,
     )
     return hashlib.sha256(data.encode()).hexdigest()

@@ -1,8 +1,9 @@
-"""Checking: read and parse the notes without rendering or writing anything.
+"""Checking: read and parse the notes without writing anything.
 
 What `dlcards check` reports: every problem a build would report (plus the ones it
 only warns about), and for each file the shape it was read in and how many
-questions it holds, so a user sees at once when detection guessed wrong.
+questions it holds, so a user sees at once when detection guessed wrong. Only the
+questions that show an image or play a sound are rendered, to find their files.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from pathlib import Path
 
 from .errors import Problem, Severity
 from .identify import find_duplicate_questions
+from .media import resolve_media
 from .model import Question
 from .parse import parse_file
 from .read import read_notes
-from .render import math_spans
+from .render import math_spans, render_card
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,7 +35,7 @@ class CheckReport:
     problems: tuple[Problem, ...]
 
 
-def check_notes(notes_dir: Path, notes_display: str) -> CheckReport:
+def check_notes(notes_dir: Path, notes_display: str, attachments: tuple[Path, ...] = ()) -> CheckReport:
     """Every problem in every notes file, and how each file was read."""
     sources, problems = read_notes(notes_dir, notes_display)
     files = []
@@ -48,11 +50,26 @@ def check_notes(notes_dir: Path, notes_display: str) -> CheckReport:
         )
     problems.extend(find_duplicate_questions(questions))
     problems.extend(lint_questions(metas, questions))
+    problems.extend(media_problems(questions, notes_dir, attachments))
     ordered = sorted(problems, key=lambda p: (p.path, p.line, p.severity.value, p.message))
     return CheckReport(files=tuple(files), problems=tuple(ordered))
 
 
-_KNOWN_KEYS = ("tags", "deck", "dlcards")
+_MEDIA_HINT = re.compile(r"!\[|<img|\[sound:", re.IGNORECASE)
+
+
+def media_problems(
+    questions: list[Question], notes_dir: Path, attachments: tuple[Path, ...]
+) -> list[Problem]:
+    """Images and sounds that a build could not bundle: missing, or outside the notes."""
+    showing = [
+        q for q in questions if _MEDIA_HINT.search(f"{q.title}\n{q.prompt}\n{q.answer}\n{q.discussion}")
+    ]
+    _, problems = resolve_media([render_card(q) for q in showing], notes_dir, attachments)
+    return problems
+
+
+_KNOWN_KEYS = ("tags", "deck", "dlcards", "cloze")
 _BRACES = re.compile(r"\\[{}]")
 
 

@@ -227,6 +227,7 @@ def _build_options(
         cache_dir=_cache_dir(),
         deck_names=dict(config.deck_names) if config is not None else {},
         default_tags=config.tags if config is not None else (),
+        attachments=config.attachments if config is not None else (),
         workers=min(os.cpu_count() or 1, 4),
     )
 
@@ -431,7 +432,8 @@ def check_command(
 
     notes = settings.notes(notes_dir)
     try:
-        report = check_notes(notes, _display(notes))
+        config = settings.config
+        report = check_notes(notes, _display(notes), config.attachments if config is not None else ())
     except DlcardsError as exc:
         _fail(settings, exc)
     wanted = [_display(p).rstrip("/") for p in paths]

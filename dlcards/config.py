@@ -5,6 +5,7 @@
     tags = ["interview"]       # added to every note
     packaging = "per-deck"     # or "single": everything in one package
     output = "decks/all.apkg"  # the package's path with packaging = "single"
+    attachments = ["notes/attachments"]  # where images and sounds are also looked for
 
     [deck_names]               # (`[tool.dlcards.deck_names]` in pyproject.toml)
     "deep-learning" = "DL"     # a folder (or file) under notes/ -> deck name
@@ -27,7 +28,7 @@ from .model import SourceFile
 from .read import deck_title, normalize_tags
 
 CONFIG_NAME = "dlcards.toml"
-_KEYS = ("notes", "decks", "tags", "packaging", "output", "deck_names")
+_KEYS = ("notes", "decks", "tags", "packaging", "output", "attachments", "deck_names")
 _PACKAGING = ("per-deck", "single")
 
 
@@ -43,6 +44,7 @@ class Config:
     packaging: str = "per-deck"
     output: Path | None = None
     deck_names: Mapping[str, str] = field(default_factory=dict)
+    attachments: tuple[Path, ...] = ()
     origin: str | None = None  # the file it came from, for messages
 
 
@@ -93,6 +95,20 @@ def _from_table(table: dict[str, Any], path: Path, base: Path, *, prefix: str) -
     if packaging not in _PACKAGING:
         raise ConfigError(f"{path}: {prefix}packaging must be one of {', '.join(_PACKAGING)}")
     output = table.get("output")
+    attachments = table.get("attachments", [])
+    if isinstance(attachments, str):
+        attachments = [attachments]
+    if not isinstance(attachments, list):
+        raise ConfigError(f"{path}: {prefix}attachments must be a list of folders")
+    folders = []
+    for folder in attachments:
+        text = _text(folder, "attachments", path, prefix)
+        # Inside the project: a deck built from someone else's notes must not carry
+        # files from elsewhere on the builder's disk.
+        resolved = (base / text).resolve()
+        if Path(text).is_absolute() or not resolved.is_relative_to(base.resolve()):
+            raise ConfigError(f"{path}: {prefix}attachments: {text!r} is outside the project folder")
+        folders.append(base / text)
     return Config(
         notes=base / _text(table["notes"], "notes", path, prefix) if "notes" in table else None,
         decks=base / _text(table["decks"], "decks", path, prefix) if "decks" in table else None,
@@ -100,6 +116,7 @@ def _from_table(table: dict[str, Any], path: Path, base: Path, *, prefix: str) -
         packaging=packaging,
         output=base / _text(output, "output", path, prefix) if output is not None else None,
         deck_names=deck_names,
+        attachments=tuple(folders),
         origin=str(path),
     )
 

@@ -38,7 +38,7 @@ from functools import lru_cache
 from .errors import Problem, Severity
 from .lockfile import Lock, LockEntry, NotetypeState, RemovedNote
 from .model import Card, DeckMove, Departed, Note, Question, Rematch
-from .notetype import MODEL_ID
+from .notetype import NOTE_TYPES
 
 SIMILARITY = 0.8
 REMOVED_TAG = "dlcards::removed"
@@ -69,9 +69,10 @@ def derive_guid(*parts: str) -> str:
 
 
 @lru_cache(maxsize=65536)  # earliest_mod and stamp_notes both ask, for every note
-def content_hash(fields: tuple[str, ...], tags: tuple[str, ...]) -> str:
-    """What a note's mod follows: its fields, its tags and its note type."""
-    data = json.dumps([MODEL_ID, list(fields), sorted(tags, key=str.casefold)], ensure_ascii=False)
+def content_hash(fields: tuple[str, ...], tags: tuple[str, ...], kind: str = "basic") -> str:
+    """What a note's mod follows: its fields (media files included: their names carry
+    their content's hash), its tags and its note type."""
+    data = json.dumps([NOTE_TYPES[kind].id, list(fields), sorted(tags, key=str.casefold)], ensure_ascii=False)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
 
 
@@ -141,6 +142,18 @@ def _key(question: Question) -> str:
     return identity_text(question.title, question.prompt)
 
 
+def note_tags(card: Card) -> tuple[str, ...]:
+    """A card's tags: its file's and deck's, then the inline `#tags` of its section
+    (Anki's tags ignore case: a tag given twice is kept once)."""
+    tags = list(card.question.tags)
+    seen = {t.casefold() for t in tags}
+    for tag in card.tags:
+        if tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            tags.append(tag)
+    return tuple(tags)
+
+
 def _entry_key(entry: LockEntry) -> str:
     return identity_text(entry.title, entry.prompt)
 
@@ -198,15 +211,39 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
     chosen: list[LockEntry | None] = [None] * len(cards)
     rematches: list[Rematch] = []
 
+    problems: list[Problem] = []
+    switched: set[int] = set()
+
     def claim(i: int, entry: LockEntry) -> None:
         chosen[i] = entry
         claimed.add(entry.guid)
+
+    def same_kind(i: int, entry: LockEntry) -> bool:
+        # Anki cannot change a note's type on import: a question that became a cloze
+        # (or stopped being one) is a new note, and its old one leaves as removed.
+        if entry.kind == cards[i].kind:
+            return True
+        if i not in switched:
+            switched.add(i)
+            q = cards[i].question
+            now, was = ("a cloze", "a basic") if cards[i].kind == "cloze" else ("a basic", "a cloze")
+            problems.append(
+                Problem(
+                    severity=Severity.WARNING,
+                    path=q.display_path,
+                    line=q.line,
+                    message=f"this question is now {now} note and was {was} one; Anki cannot change "
+                    f"a note's type, so it becomes a new note (reviews start over) and the old one "
+                    f"is tagged {REMOVED_TAG}",
+                )
+            )
+        return False
 
     # 1. An explicit id always wins.
     by_id = {e.explicit_id: e for e in entries if e.explicit_id}
     for i, card in enumerate(cards):
         entry = by_id.get(card.question.explicit_id or "")
-        if entry is not None and entry.guid not in claimed:
+        if entry is not None and entry.guid not in claimed and same_kind(i, entry):
             claim(i, entry)
 
     def text_match_allowed(q: Question, e: LockEntry) -> bool:
@@ -228,6 +265,7 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
                 if e.guid not in claimed
                 and text_match_allowed(q, e)
                 and (not same_deck or _deck_key(e.deck) == _deck_key(q.deck))
+                and same_kind(i, e)
             ]
             if candidates:
                 candidates.sort(key=lambda e: (e.path != q.path, e.removed, e.guid))
@@ -247,7 +285,7 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
             q = card.question
             a = _key(q)
             for e in open_entries:
-                if same_file != (e.path == q.path) or not text_match_allowed(q, e):
+                if same_file != (e.path == q.path) or not text_match_allowed(q, e) or e.kind != card.kind:
                     continue
                 b = _entry_key(e)
                 if 2 * min(len(a), len(b)) < SIMILARITY * (len(a) + len(b)):
@@ -276,6 +314,8 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
             continue
         q = card.question
         base = ("id", q.explicit_id) if q.explicit_id else ("q", _deck_key(q.deck), _key(q))
+        if card.kind != "basic":  # never the guid a basic note of the same text had
+            base = (card.kind, *base)
         guid = derive_guid(*base)
         salt = 0
         while guid in taken:
@@ -284,7 +324,6 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
         taken.add(guid)
         guids.append(guid)
 
-    problems = []
     owner: dict[str, Question] = {}
     for card, guid in zip(cards, guids, strict=False):
         if guid in owner:
@@ -322,14 +361,20 @@ def keep_departed(matching: Matching, found: Mapping[str, RemovedNote]) -> Match
     departed = []
     for e in matching.departed:
         note = found.get(e.guid)
-        if e.removed_note is None and note is not None and content_hash(note.fields, note.tags) == e.hash:
+        if (
+            e.removed_note is None
+            and note is not None
+            and len(note.fields) == len(NOTE_TYPES[e.kind].fields)
+            and content_hash(note.fields, note.tags, e.kind) == e.hash
+        ):
             e = replace(e, removed_note=note)
         departed.append(e)
     return replace(matching, departed=tuple(departed))
 
 
 def note_fields(card: Card, guid: str) -> tuple[str, ...]:
-    """Question, Answer, Discussion, Source, ID: the note type's frozen field order."""
+    """Question, Answer, Discussion, Source, ID (a cloze: Text, Extra, Discussion,
+    Source, ID): the note type's frozen field order."""
     return (card.front, card.back, card.discussion, card.source, guid)
 
 
@@ -338,10 +383,14 @@ def earliest_mod(matching: Matching, lock: Lock, notetype_hash: str) -> int:
     strictly above what it had, so Anki applies the change."""
     floor = 0
     for card, guid, prev in zip(matching.cards, matching.guids, matching.previous, strict=False):
-        if prev is not None and prev.hash != content_hash(note_fields(card, guid), card.question.tags):
+        if prev is not None and prev.hash != content_hash(
+            note_fields(card, guid), note_tags(card), card.kind
+        ):
             floor = max(floor, prev.mod + 1)
     for e in matching.departed:
-        if e.removed_note is not None and e.hash != content_hash(*removed_content(e.removed_note, e.path)):
+        if e.removed_note is not None and e.hash != content_hash(
+            *removed_content(e.removed_note, e.path), e.kind
+        ):
             floor = max(floor, e.mod + 1)
     if lock.notetype is not None and lock.notetype.hash != notetype_hash:
         floor = max(floor, lock.notetype.mod + 1)
@@ -356,7 +405,8 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
     for card, guid, prev in zip(matching.cards, matching.guids, matching.previous, strict=False):
         q = card.question
         fields = note_fields(card, guid)
-        digest = content_hash(fields, q.tags)
+        tags = note_tags(card)
+        digest = content_hash(fields, tags, card.kind)
         if prev is None:
             status, mod = "new", now
         elif prev.hash == digest:
@@ -366,12 +416,22 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
         if prev is not None and prev.deck != q.deck and not prev.removed:
             moves.append(DeckMove(question=q, old_deck=prev.deck))
         notes.append(
-            Note(guid=guid, mod=mod, deck=q.deck, fields=fields, tags=q.tags, status=status, question=q)
+            Note(
+                guid=guid,
+                mod=mod,
+                deck=q.deck,
+                fields=fields,
+                tags=tags,
+                status=status,
+                question=q,
+                kind=card.kind,
+                media=card.media,
+            )
         )
         if status == "unchanged" and prev is not None and prev.field_hashes and prev.tags_hash is not None:
             field_hashes, tags_hash = prev.field_hashes, prev.tags_hash  # same content, same digests
         else:
-            field_hashes, tags_hash = field_digests(fields, q.tags)
+            field_hashes, tags_hash = field_digests(fields, tags)
         entries.append(
             LockEntry(
                 guid=guid,
@@ -385,6 +445,7 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
                 removed=False,
                 field_hashes=field_hashes,
                 tags_hash=tags_hash,
+                kind=card.kind,
             )
         )
     departed: list[Departed] = []
@@ -399,10 +460,21 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
             entries.append(replace(e, removed=True))
             continue
         fields, tags = removed_content(e.removed_note, e.path)
-        digest = content_hash(fields, tags)
+        digest = content_hash(fields, tags, e.kind)
         mod = e.mod if digest == e.hash else _later(e, now)
+        # Its media files are already in the collection (Anki only adds a note's files
+        # with the note; the removed line changes no file name).
         notes.append(
-            Note(guid=e.guid, mod=mod, deck=e.deck, fields=fields, tags=tags, status="removed", question=None)
+            Note(
+                guid=e.guid,
+                mod=mod,
+                deck=e.deck,
+                fields=fields,
+                tags=tags,
+                status="removed",
+                question=None,
+                kind=e.kind,
+            )
         )
         field_hashes, tags_hash = field_digests(fields, tags)
         entries.append(

@@ -33,16 +33,16 @@ from typing import Any
 
 from .atomic import hold_build_lock, write_atomic
 from .errors import DlcardsError, LockfileError
-from .notetype import FIELDS
+from .notetype import NOTE_TYPES
 
 LOCK_NAME = "dlcards.lock"
 _PACKAGE_NAME = re.compile(r"^[^./\\][^/\\]*\.apkg$")
 _MAX_MOD = 10**10  # seconds; a larger number is milliseconds or garbage
-FORMAT = 3
+FORMAT = 4  # 4: cloze notes ("kind"); a dlcards that predates them refuses the file
 _UNCHECKED_FORMATS = (1,)  # written before there was a checksum
-_FORMATS = (1, 2, FORMAT)
+_FORMATS = (1, 2, 3, FORMAT)
 _CHECKSUM_KEY = "checksum"
-_FIELD_NAMES = tuple(f.name for f in FIELDS)
+_FIELD_NAMES = {kind: tuple(f.name for f in t.fields) for kind, t in NOTE_TYPES.items()}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +73,7 @@ class LockEntry:
     # one: part of what identifies it (many quiz files reuse one heading text,
     # "What's the output?", with a different snippet under each).
     prompt: str | None = None
+    kind: str = "basic"  # the note type: "basic" or "cloze" (a note never switches)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,15 +212,18 @@ def _entry_json(e: LockEntry) -> dict[str, Any]:
         "hash": e.hash,
         "mod": e.mod,
     }
+    names = _FIELD_NAMES[e.kind]
+    if e.kind != "basic":
+        data["kind"] = e.kind
     if e.field_hashes is not None:
-        data["field_hashes"] = dict(zip(_FIELD_NAMES, e.field_hashes, strict=True))
+        data["field_hashes"] = dict(zip(names, e.field_hashes, strict=True))
     if e.tags_hash is not None:
         data["tags_hash"] = e.tags_hash
     if e.removed:
         data["removed"] = True
     if e.removed_note is not None:
         data["removed_note"] = {
-            "fields": dict(zip(_FIELD_NAMES, e.removed_note.fields, strict=True)),
+            "fields": dict(zip(names, e.removed_note.fields, strict=True)),
             "tags": list(e.removed_note.tags),
         }
     return data
@@ -262,9 +266,13 @@ def _entry(raw: Any) -> LockEntry:
     removed = raw.get("removed", False)
     if not isinstance(removed, bool):
         raise TypeError(f"'removed' must be true or false, got {removed!r}")
+    kind = raw.get("kind", "basic")
+    if kind not in _FIELD_NAMES:
+        raise ValueError(f"'kind' must be one of {', '.join(_FIELD_NAMES)}, got {kind!r}")
+    names = _FIELD_NAMES[kind]
     field_hashes = None
     if "field_hashes" in raw:
-        field_hashes = tuple(_str(h) for h in _by_field(raw["field_hashes"], "field_hashes"))
+        field_hashes = tuple(_str(h) for h in _by_field(raw["field_hashes"], "field_hashes", names))
     removed_note = None
     if "removed_note" in raw:
         if not removed:
@@ -273,7 +281,7 @@ def _entry(raw: Any) -> LockEntry:
         if not isinstance(note, dict) or not isinstance(note.get("tags"), list):
             raise TypeError("'removed_note' must hold 'fields' and a 'tags' list")
         removed_note = RemovedNote(
-            fields=tuple(_str(v) for v in _by_field(note["fields"], "removed_note.fields")),
+            fields=tuple(_str(v) for v in _by_field(note["fields"], "removed_note.fields", names)),
             tags=tuple(_str(t) for t in note["tags"]),
         )
     return LockEntry(
@@ -289,14 +297,15 @@ def _entry(raw: Any) -> LockEntry:
         field_hashes=field_hashes,
         tags_hash=None if raw.get("tags_hash") is None else _str(raw["tags_hash"]),
         removed_note=removed_note,
+        kind=kind,
     )
 
 
-def _by_field(value: Any, key: str) -> list[Any]:
+def _by_field(value: Any, key: str, names: tuple[str, ...]) -> list[Any]:
     """An object keyed by the note type's field names, as a list in field order."""
-    if not isinstance(value, dict) or sorted(value) != sorted(_FIELD_NAMES):
-        raise ValueError(f"{key!r} must have exactly the fields {', '.join(_FIELD_NAMES)}")
-    return [value[name] for name in _FIELD_NAMES]
+    if not isinstance(value, dict) or sorted(value) != sorted(names):
+        raise ValueError(f"{key!r} must have exactly the fields {', '.join(names)}")
+    return [value[name] for name in names]
 
 
 def _format(data: dict[str, Any]) -> int | None:

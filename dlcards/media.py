@@ -1,18 +1,262 @@
 """Media stage: the images and sounds a card refers to, resolved and named by content.
 
-(Being written: resolution, the notes-root fence and content-hash names.)
+Runs after rendering (and after the render cache, so an edited image is seen even
+when its note's text is unchanged). The renderer writes every local reference as
+`<img src="path as written">` or `[sound:path as written]`; here each one is
+
+* resolved: relative to the note's folder, then the notes root, then each
+  attachments folder; a bare file name Obsidian-style anywhere under the notes
+  root when it is found nowhere else (a unique match only);
+* fenced: a reference that lands outside the notes root (and the attachments
+  folders) is refused: an absolute path, `../` out of the root, or a symlink that
+  points out. A deck built from someone else's notes must never carry files from the
+  builder's disk. A missing file, a folder, a device or a file over the size limit is
+  an error too, not a broken card;
+* renamed by content: `diagram-<16 hex of its SHA-256>.png`. Anki never overwrites a
+  media file that has the same name, so an edited image needs a new name to reach
+  the collection, and two different `diagram.png` must not share one. The name also
+  carries the change into the note's fields, so the note's mod goes up and Anki
+  imports the new file with it.
+
+Remote images (`http(s)://`) are never fetched: the renderer leaves Markdown ones as
+links, and a raw `<img>` with a remote source becomes a link here.
 """
 
 from __future__ import annotations
 
+import hashlib
+import html
+import os
+import re
+import stat
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import Problem
-from .model import Card
+from .errors import Problem, Severity
+from .model import Card, MediaFile
+
+MAX_MEDIA_BYTES = 100 * 1024 * 1024  # a card's file larger than this is a mistake, not a picture
+
+_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_SRC = re.compile(r"""(\ssrc=)(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+_ALT = re.compile(r"""\salt=(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+_SOUND = re.compile(r"\[sound:([^\]\n]+)\]")
+# Code shows text, not files: `[sound:x]` inside code or pre is left alone.
+_CODE = re.compile(r"<(pre|code)\b[^>]*>.*?</\1>", re.IGNORECASE | re.DOTALL)
+_SCHEME = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")
+_REMOTE = re.compile(r"^(?:https?:)?//", re.IGNORECASE)
+_UNSAFE_STEM = re.compile(r"[^A-Za-z0-9_-]+")
+
+_Local = Callable[[str], "str | None"]  # a reference as written -> its media file's name, or None
+
+
+@dataclass(slots=True)
+class _Resolver:
+    notes_dir: Path
+    attachments: tuple[Path, ...]
+    roots: tuple[Path, ...] = ()
+    hashes: dict[tuple[Path, int, int], str] = field(default_factory=dict)
+    by_name: dict[str, list[Path]] | None = None
+
+    def __post_init__(self) -> None:
+        self.roots = tuple(p.resolve() for p in (self.notes_dir, *self.attachments))
+
+    def find(self, note_path: str, target: str) -> Path | str:
+        """The file a reference names (resolved, inside a root), or why there is none."""
+        if not target.strip():
+            return "an empty file name"
+        if target.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", target) or "\x00" in target:
+            return "an absolute path; use a path relative to the note or the notes folder"
+        names = [target]
+        unquoted = urllib.parse.unquote(target)
+        if unquoted != target:
+            names.append(unquoted)
+        note_dir = (self.notes_dir / note_path).parent
+        bases = (note_dir, self.notes_dir, *self.attachments)
+        outside = False
+        for name in names:
+            for base in bases:
+                candidate = base / name
+                if not os.path.lexists(candidate):
+                    continue
+                resolved = candidate.resolve()
+                if not any(resolved.is_relative_to(root) for root in self.roots):
+                    outside = True
+                    continue
+                return resolved
+        if outside:
+            return "outside the notes folder (a deck must not carry files from elsewhere on this disk)"
+        if "/" not in target and "\\" not in target:
+            found = self._anywhere(unquoted)
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                shown = ", ".join(str(p.relative_to(self.roots[0])) for p in found[:3])
+                return f"ambiguous: several files have this name ({shown}); give its folder"
+        return "not found (looked next to the note, in the notes folder and in the attachments folders)"
+
+    def _anywhere(self, name: str) -> list[Path]:
+        """Files with this name anywhere under the notes root (Obsidian resolves embeds so)."""
+        if self.by_name is None:
+            self.by_name = {}
+            root = self.roots[0]
+            for folder, dirs, files in os.walk(root):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for f in files:
+                    self.by_name.setdefault(f, []).append(Path(folder, f))
+        return sorted(
+            p.resolve() for p in self.by_name.get(name, []) if p.resolve().is_relative_to(self.roots[0])
+        )
+
+    def media_file(self, path: Path) -> MediaFile | str:
+        """The file named by its content, or why it cannot go on a card."""
+        try:
+            info = path.stat()
+        except OSError as exc:
+            return f"cannot be read ({exc.strerror or exc})"
+        if not stat.S_ISREG(info.st_mode):
+            return "not a regular file"
+        if info.st_size > MAX_MEDIA_BYTES:
+            return f"larger than {MAX_MEDIA_BYTES // (1024 * 1024)} MB"
+        key = (path, info.st_size, info.st_mtime_ns)
+        digest = self.hashes.get(key)
+        if digest is None:
+            try:
+                digest = _sha256(path)
+            except OSError as exc:
+                return f"cannot be read ({exc.strerror or exc})"
+            self.hashes[key] = digest
+        return MediaFile(name=media_name(path.name, digest), path=path)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def media_name(filename: str, digest: str) -> str:
+    """`My Diagram.PNG` with content digest d -> `My-Diagram-<d[:16]>.png`: safe on every
+    client's file system, never `_`-prefixed (Anki keeps those for shared assets)."""
+    stem, dot, ext = filename.rpartition(".")
+    if not dot:
+        stem, ext = filename, ""
+    stem = _UNSAFE_STEM.sub("-", stem).strip("-_")[:40].strip("-_") or "media"
+    ext = re.sub(r"[^a-z0-9]", "", ext.lower())[:8]
+    return f"{stem}-{digest[:16]}" + (f".{ext}" if ext else "")
 
 
 def resolve_media(
     cards: list[Card], notes_dir: Path, attachments: tuple[Path, ...] = ()
 ) -> tuple[list[Card], list[Problem]]:
-    """Cards whose fields name their media files by content hash, with those files attached."""
-    return cards, []
+    """Cards whose fields name their media files by content hash, with those files
+    attached; an error (file and line) for every reference that cannot be bundled."""
+    resolver = _Resolver(notes_dir=notes_dir, attachments=attachments)
+    problems: list[Problem] = []
+    out: list[Card] = []
+    for card in cards:
+        if "<img" not in _joined(card) and "[sound:" not in _joined(card):
+            out.append(card)
+            continue
+        files: dict[str, MediaFile] = {}
+
+        def local(target: str, card: Card = card, files: dict[str, MediaFile] = files) -> str | None:
+            found = resolver.find(card.question.path, target)
+            media = resolver.media_file(found) if isinstance(found, Path) else found
+            if isinstance(media, str):
+                problems.append(_problem(card, notes_dir, target, media))
+                return None
+            files[media.name] = media
+            return media.name
+
+        out.append(
+            replace(
+                card,
+                front=_rewrite(card.front, local),
+                back=_rewrite(card.back, local),
+                discussion=_rewrite(card.discussion, local),
+                media=tuple(files[name] for name in sorted(files)),
+            )
+        )
+    return out, problems
+
+
+def _joined(card: Card) -> str:
+    return card.front + card.back + card.discussion
+
+
+def _rewrite(field_html: str, local: _Local) -> str:
+    """A field with each local reference replaced by its media file's name."""
+    if "<img" not in field_html.lower() and "[sound:" not in field_html:
+        return field_html
+    pieces = []
+    for text, is_code in _outside_code(field_html):
+        if not is_code:
+            text = _IMG.sub(lambda m: _image(m.group(0), local), text)
+            text = _SOUND.sub(lambda m: _sound(m, local), text)
+        pieces.append(text)
+    return "".join(pieces)
+
+
+def _image(tag: str, local: _Local) -> str:
+    m = _SRC.search(tag)
+    if m is None:
+        return tag
+    raw = m.group(2) if m.group(2) is not None else m.group(3)
+    target = html.unescape(raw).strip()
+    if _REMOTE.match(target):
+        alt = _ALT.search(tag)
+        label = html.unescape(next(g for g in alt.groups() if g is not None)) if alt else target
+        url = html.escape(target, quote=True)
+        return f'<a href="{url}">{html.escape(label or target, quote=False)}</a>'
+    if _SCHEME.match(target):
+        return tag  # the sanitizer lets no other scheme through; nothing to bundle
+    name = local(target)
+    if name is None:
+        return tag
+    return f'{tag[: m.start()]}{m.group(1)}"{name}"{tag[m.end() :]}'
+
+
+def _sound(m: re.Match[str], local: _Local) -> str:
+    target = html.unescape(m.group(1)).strip()
+    if _SCHEME.match(target):
+        return m.group(0)
+    name = local(target)
+    return m.group(0) if name is None else f"[sound:{name}]"
+
+
+def _outside_code(text: str) -> Iterator[tuple[str, bool]]:
+    at = 0
+    for m in _CODE.finditer(text):
+        yield text[at : m.start()], False
+        yield m.group(0), True
+        at = m.end()
+    yield text[at:], False
+
+
+def _problem(card: Card, notes_dir: Path, target: str, reason: str) -> Problem:
+    q = card.question
+    return Problem(
+        severity=Severity.ERROR,
+        path=q.display_path,
+        line=_line_of(notes_dir / q.path, target, q.line),
+        message=f"media file {target!r}: {reason}",
+    )
+
+
+def _line_of(path: Path, target: str, after: int) -> int:
+    """The line where a reference is written: its first mention at or after the
+    question's line (the question's line when it cannot be found)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return after
+    needles = {target, urllib.parse.quote(target, safe="/:"), html.escape(target, quote=False)}
+    for n in range(max(after, 1), len(lines) + 1):
+        if any(needle in lines[n - 1] for needle in needles):
+            return n
+    return after

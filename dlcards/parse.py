@@ -65,6 +65,11 @@ _BOLD_QUESTION = re.compile(r"^(\*\*|__)(?=\S)(.+?)(?<=\S)\1[ \t]*$", re.DOTALL)
 _Q_LINE = re.compile(r"^[ \t]*(?:\*\*|__)?Q[ \t]*\d*[ \t]*[:.](?:\*\*|__)?[ \t]*", re.IGNORECASE)
 _A_LINE = re.compile(r"^[ \t]*(?:\*\*|__)?A[ \t]*[:.](?:\*\*|__)?[ \t]*", re.IGNORECASE)
 
+# A cloze deletion, or (in a file whose front matter says `cloze: true`) a highlight.
+_CLOZE = re.compile(r"\{\{c\d+::")
+_HIGHLIGHT = re.compile(r"==(?=\S)[^=\n]*?\S==")
+_CODE_KINDS = ("block_code", "fenced_code")
+
 _md = create_markdown(renderer=None)
 
 
@@ -137,6 +142,7 @@ class _FileParser:
         for block in self.blocks:
             block.line = self._line(block.start)
         self.labels, self.forced_shape = self._settings()
+        self.cloze_highlights = self._cloze_setting()
         self._heading_starts: list[tuple[int, int, str]] | None = None
         self._block_at_line = {b.line: n for n, b in reversed(list(enumerate(self.blocks)))}
         self.details_end = self._mark_collapsible()
@@ -176,6 +182,25 @@ class _FileParser:
             words = []
         labels = make_labels(words) if words else default_labels()
         return labels, None if shape in (None, "auto") else str(shape)
+
+    def _cloze_setting(self) -> bool:
+        value = next((v for k, v in self.source.meta.items() if str(k).strip().lower() == "cloze"), None)
+        if value is not None and not isinstance(value, bool):
+            self._problem(Severity.ERROR, 1, f"front matter 'cloze' must be true or false, not {value!r}")
+            return False
+        return bool(value)
+
+    def _holds_cloze(self, blocks: list[_Block]) -> bool:
+        """Whether a section holds cloze deletions (outside code): it is a cloze question
+        even without an answer label or a question-like heading."""
+        pattern = _HIGHLIGHT if self.cloze_highlights else None
+        for block in blocks:
+            if block.kind in _CODE_KINDS:
+                continue
+            raw = self._source(block)
+            if _CLOZE.search(raw) or (pattern is not None and pattern.search(raw)):
+                return True
+        return False
 
     def _line(self, offset: int) -> int:
         return bisect.bisect_right(self.line_starts, offset) - 1 + self.source.body_line
@@ -333,6 +358,8 @@ class _FileParser:
         headings = self._headings()
         if any(looks_like_question(str(self.blocks[i].token["text"])) for i in headings):
             return "body"
+        if self._holds_cloze(self.blocks):
+            return "labelled"  # headings over cloze text: each section one cloze note
         if any(self._bold_title(b) or self._bold_items(b) for b in self.blocks):
             return "bold"
         return "labelled"
@@ -342,7 +369,10 @@ class _FileParser:
         has_label: dict[int, bool] = {}
         for n, i in enumerate(headings):
             stop = headings[n + 1] if n + 1 < len(headings) else len(self.blocks)
-            has_label[i] = any(self._is_answer_label(b) for b in self.blocks[i + 1 : stop])
+            section = self.blocks[i + 1 : stop]
+            has_label[i] = any(self._is_answer_label(b) for b in section) or self._holds_cloze(
+                [self.blocks[i], *section]
+            )
         looks_like = {i: looks_like_question(str(self.blocks[i].token["text"])) for i in headings}
         is_question = dict(has_label)
         # A question heading keeps its label across deeper headings that are not
@@ -412,8 +442,12 @@ class _FileParser:
         # that look like one.
         candidates = [
             i
-            for i in headings
-            if self.forced_shape == "body" or looks_like_question(str(self.blocks[i].token["text"]))
+            for n, i in enumerate(headings)
+            if self.forced_shape == "body"
+            or looks_like_question(str(self.blocks[i].token["text"]))
+            or self._holds_cloze(
+                self.blocks[i : headings[n + 1] if n + 1 < len(headings) else len(self.blocks)]
+            )
         ]
         if not candidates:
             return []
@@ -563,6 +597,10 @@ class _FileParser:
             ):
                 draft.blocks[part].pop()
                 draft.parts[part].pop()
+        if not any(p.strip() for p in draft.parts["answer"]) and self._holds_cloze(draft.blocks["prompt"]):
+            # A cloze section without an answer label: its text is the cloze text.
+            draft.parts["answer"], draft.parts["prompt"] = draft.parts["prompt"], []
+            draft.blocks["answer"], draft.blocks["prompt"] = draft.blocks["prompt"], []
         answer = "".join(draft.parts["answer"]).strip()
         if not re.sub(r"[*_`~\s]", "", draft.title):
             self._warn(draft.line, "question heading is empty; no card made")
@@ -590,6 +628,7 @@ class _FileParser:
             answer=answer,
             discussion="".join(draft.parts["discussion"]).strip(),
             explicit_id=self._explicit_id(draft),
+            cloze_highlights=self.cloze_highlights,
         )
 
     def _topic(self, draft: _Draft) -> str | None:

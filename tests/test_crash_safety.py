@@ -33,7 +33,7 @@ from conftest import FakeClock
 from dlcards.build import BuildOptions, build
 from dlcards.cli import main
 from dlcards.errors import DlcardsError, LockfileError
-from dlcards.lockfile import LOCK_NAME, load_lock
+from dlcards.lockfile import FORMAT, LOCK_NAME, load_lock
 
 fcntl = pytest.importorskip("fcntl", reason="the kill and lock tests use POSIX signals and flock")
 
@@ -499,7 +499,7 @@ def test_lockfile_without_checksum_is_refused_unless_it_is_format_1(runner: CliR
     lockfile (written before checksums) is read as it is and gets a checksum on the next build."""
     lock = Path("decks/dlcards.lock")
     data = json.loads(lock.read_text(encoding="utf-8"))
-    assert data["dlcards_lock"] == 3 and data["checksum"].startswith("sha256:")
+    assert data["dlcards_lock"] == FORMAT and data["checksum"].startswith("sha256:")
     del data["checksum"]
     lock.write_text(json.dumps(data), encoding="utf-8")
     result = runner.invoke(main, ["build"])
@@ -512,7 +512,7 @@ def test_lockfile_without_checksum_is_refused_unless_it_is_format_1(runner: CliR
     assert result.exit_code == 0, result.output
     assert result.stdout == "decks/sum.apkg: 2 notes (0 new, 0 updated, 2 unchanged)\n"
     upgraded = json.loads(lock.read_text(encoding="utf-8"))
-    assert upgraded["dlcards_lock"] == 3 and upgraded["checksum"].startswith("sha256:")
+    assert upgraded["dlcards_lock"] == FORMAT and upgraded["checksum"].startswith("sha256:")
 
 
 def test_checksum_error_is_a_lockfile_error(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from test_roundtrip_anki import EASY, Anki, packages, read_lock, real_build
 
 from dlcards import build as build_module
 from dlcards.errors import LockfileError
-from dlcards.lockfile import LOCK_NAME, NotRemovedError, forget_removed, lock_checksum
+from dlcards.lockfile import FORMAT, LOCK_NAME, NotRemovedError, forget_removed, lock_checksum
 from dlcards.package import read_package_notes
 
 BASICS = """\
@@ -264,7 +264,7 @@ def test_legacy_removed_entries_are_reported_by_id_and_the_others_by_tag(project
     split = entry(project, SPLIT)["guid"]
     assert {(d.guid, d.tagged) for d in report.departed} == {(old, False), (split, True)}
     assert report.removed_search == f'tag:dlcards::removed OR "ID:{old}"'
-    assert json.loads(lock_path.read_text(encoding="utf-8"))["dlcards_lock"] == 3
+    assert json.loads(lock_path.read_text(encoding="utf-8"))["dlcards_lock"] == FORMAT
 
 
 def test_build_killed_after_the_lockfile_is_finished_by_the_next_build(

@@ -78,11 +78,16 @@ class _Resolver:
         outside = False
         for name in names:
             for base in bases:
-                candidate = base / name
+                candidate = Path(os.path.normpath(base.resolve() / name))
+                # Out of every root by its `..` alone (whether or not such a file exists),
+                # or by a symlink on the way: refused either way.
+                if not self._inside(candidate):
+                    outside = True
+                    continue
                 if not os.path.lexists(candidate):
                     continue
                 resolved = candidate.resolve()
-                if not any(resolved.is_relative_to(root) for root in self.roots):
+                if not self._inside(resolved):
                     outside = True
                     continue
                 return resolved
@@ -96,6 +101,9 @@ class _Resolver:
                 shown = ", ".join(str(p.relative_to(self.roots[0])) for p in found[:3])
                 return f"ambiguous: several files have this name ({shown}); give its folder"
         return "not found (looked next to the note, in the notes folder and in the attachments folders)"
+
+    def _inside(self, path: Path) -> bool:
+        return any(path.is_relative_to(root) for root in self.roots)
 
     def _anywhere(self, name: str) -> list[Path]:
         """Files with this name anywhere under the notes root (Obsidian resolves embeds so)."""

@@ -11,9 +11,10 @@ from typing import Any
 
 from .build import BuildOptions, sound_cards
 from .errors import Problem, Severity
-from .identify import match_cards
+from .identify import match_cards, note_tags
 from .lockfile import LOCK_NAME, load_lock
 from .model import Card
+from .preview import card_fields
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,19 +28,16 @@ class QuestionRow:
 
     def to_json(self) -> dict[str, Any]:
         q = asdict(self.card.question)
-        q["tags"] = list(self.card.question.tags)
+        q["tags"] = list(note_tags(self.card))
         return {
             "deck": self.deck,
             "guid": self.guid,
             "path": self.display_path,
             "line": self.line,
             "question": q,
-            "fields": {
-                "Question": self.card.front,
-                "Answer": self.card.back,
-                "Discussion": self.card.discussion,
-                "Source": self.card.source,
-            },
+            "kind": self.card.kind,
+            "fields": {name: value for name, value in card_fields(self.card).items() if name != "ID"},
+            "media": [{"name": m.name, "path": str(m.path)} for m in self.card.media],
         }
 
 

@@ -8,26 +8,31 @@ container with Anki's `card` class. A button (and the system's colour scheme, or
 classes Anki adds (`nightMode`, `night_mode`); a search box (prefilled by `?q=words`)
 filters cards by their text.
 
-Nothing is loaded from anywhere: the CSS and the small script are inline, and a
-Content-Security-Policy stops even an image in a note from reaching the network.
+Nothing is loaded from anywhere: the CSS, the small script and the cards' own
+images (as data: URLs) are inline, and a Content-Security-Policy stops even a
+remote image from reaching the network. A cloze note shows its first card.
 MathJax is not bundled, so math shows as its `\\(...\\)` source (the footer says so).
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import mimetypes
 import re
 from collections.abc import Mapping
 
+from .identify import note_tags
 from .model import Card
-from .notetype import BACK, FRONT, css
+from .notetype import NOTE_TYPES, css
 
-# Anki's template tags: {{Field}}, {{#Field}}...{{/Field}} and {{FrontSide}} are what
-# our templates use; filters ({{text:Field}}), inverted sections and comments are not,
-# so the renderer refuses them instead of guessing.
+# Anki's template tags: {{Field}}, {{#Field}}...{{/Field}}, {{FrontSide}} and
+# {{cloze:Field}} are what our templates use; other filters ({{text:Field}}), inverted
+# sections and comments are not, so the renderer refuses them instead of guessing.
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 # Anki counts a field as empty when it holds only whitespace, <br> and <div> tags.
 _EMPTY_FIELD = re.compile(r"^(?:\s|</?(?:br|div) ?/?>)*$", re.IGNORECASE)
+_CLOZE = re.compile(r"\{\{c(\d+)::(.*?)(?:::(.*?))?\}\}", re.DOTALL)
 
 MATH_NOTE = (
     "Math is shown as its \\(…\\) source: Anki typesets it with MathJax, "
@@ -39,11 +44,14 @@ class TemplateError(ValueError):
     """A card template uses a tag this renderer does not know (a bug in notetype.py)."""
 
 
-def render_template(template: str, fields: Mapping[str, str], *, front_side: str = "") -> str:
+def render_template(
+    template: str, fields: Mapping[str, str], *, front_side: str = "", cloze: int = 1, back: bool = False
+) -> str:
     """Fill a card template the way Anki does for the tags our templates use.
 
     Field values are HTML and go in as they are (Anki does not escape them);
-    `{{#F}}...{{/F}}` keeps its content only when F is not empty."""
+    `{{#F}}...{{/F}}` keeps its content only when F is not empty; `{{cloze:F}}` shows
+    cloze number `cloze` hidden (`back`: revealed) and every other cloze as its text."""
     out: list[str] = []
     sections: list[tuple[str, bool]] = []  # open sections: name, whether shown
     shown = True
@@ -68,6 +76,10 @@ def render_template(template: str, fields: Mapping[str, str], *, front_side: str
             value = _field(fields, tag)
             if shown:
                 out.append(value)
+        elif tag.startswith("cloze:"):
+            value = _field(fields, tag[len("cloze:") :].strip())
+            if shown:
+                out.append(cloze_side(value, cloze, back=back))
         else:
             raise TemplateError(f"unsupported template tag {{{{{tag}}}}}")
         shown = all(visible for _, visible in sections)
@@ -84,22 +96,48 @@ def _field(fields: Mapping[str, str], name: str) -> str:
         raise TemplateError(f"the template names {{{{{name}}}}}, but there is no such field") from None
 
 
+def cloze_side(text: str, number: int, *, back: bool) -> str:
+    """A cloze field as Anki shows the card of one cloze number."""
+
+    def one(m: re.Match[str]) -> str:
+        if int(m.group(1)) != number:
+            return m.group(2)
+        if back:
+            return f'<span class="cloze">{m.group(2)}</span>'
+        return f'<span class="cloze">[{m.group(3) or "..."}]</span>'
+
+    return _CLOZE.sub(one, text)
+
+
 def card_fields(card: Card) -> dict[str, str]:
     """The note's fields for one card; the ID (a guid, never shown) is left empty."""
-    return {
-        "Question": card.front,
-        "Answer": card.back,
-        "Discussion": card.discussion,
-        "Source": card.source,
-        "ID": "",
-    }
+    values = (card.front, card.back, card.discussion, card.source, "")
+    names = (f.name for f in NOTE_TYPES[card.kind].fields)
+    return dict(zip(names, values, strict=True))
 
 
 def render_sides(card: Card) -> tuple[str, str]:
-    """The HTML of a card's front and back, from the note type's templates."""
-    fields = card_fields(card)
-    front = render_template(FRONT, fields)
-    return front, render_template(BACK, fields, front_side=front)
+    """The HTML of a card's front and back (a cloze note's first card), from the note
+    type's templates, with its images inline."""
+    note_type = NOTE_TYPES[card.kind]
+    fields = {name: _inline_media(value, card) for name, value in card_fields(card).items()}
+    first = min((int(m.group(1)) for m in _CLOZE.finditer(card.front)), default=1)
+    front = render_template(note_type.front, fields, cloze=first)
+    return front, render_template(note_type.back, fields, front_side=front, cloze=first, back=True)
+
+
+def _inline_media(value: str, card: Card) -> str:
+    """A field whose images are data: URLs (the page loads nothing from anywhere)."""
+    for media in card.media:
+        if f'src="{media.name}"' not in value:
+            continue
+        kind = mimetypes.guess_type(media.name)[0] or "application/octet-stream"
+        try:
+            data = base64.b64encode(media.path.read_bytes()).decode("ascii")
+        except OSError:
+            continue  # the page shows a broken image; the build reports the file
+        value = value.replace(f'src="{media.name}"', f'src="data:{kind};base64,{data}"')
+    return value
 
 
 def render_preview(cards: list[Card], *, title: str) -> str:
@@ -138,7 +176,7 @@ def _render_item(card: Card, number: int) -> str:
     front, back = render_sides(card)
     q = card.question
     where = html.escape(f"{q.display_path}:{q.line}")
-    tags = " ".join(f'<span class="pv-tag">{html.escape(t)}</span>' for t in q.tags)
+    tags = " ".join(f'<span class="pv-tag">{html.escape(t)}</span>' for t in note_tags(card))
     return f"""<article class="pv-item" id="card-{number}">
 <p class="pv-where"><a href="#card-{number}">#{number}</a> <span class="pv-path">{where}</span> {tags}</p>
 <div class="pv-sides">

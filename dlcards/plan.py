@@ -26,9 +26,8 @@ from .errors import Problem
 from .identify import removed_search
 from .lockfile import Lock, LockEntry
 from .model import Departed, Note, Rematch
-from .notetype import FIELDS
+from .notetype import NOTE_TYPES
 
-_FIELD_NAMES = tuple(f.name for f in FIELDS)
 TAGS = "Tags"  # the name the plan gives a change of tags, beside the field names
 
 
@@ -163,9 +162,10 @@ def changed_parts(old: LockEntry, new: LockEntry) -> tuple[str, ...] | None:
     None when the old state has no digests (a lockfile before format 3)."""
     if old.field_hashes is None or old.tags_hash is None or new.field_hashes is None:
         return None
+    names = (f.name for f in NOTE_TYPES[new.kind].fields)
     parts = [
         name
-        for name, before, after in zip(_FIELD_NAMES, old.field_hashes, new.field_hashes, strict=True)
+        for name, before, after in zip(names, old.field_hashes, new.field_hashes, strict=True)
         if before != after
     ]
     if old.tags_hash != new.tags_hash:

@@ -43,7 +43,13 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	$(SUDO) apt-get install -y -q chromium
 
-test: $(VENV)/.installed-test lint | $(CHROMIUM)
+# The card screenshots typeset math with the MathJax 3 that Anki's own reviewer runs:
+# the web files of the `aqt` wheel matching the installed `anki` (aqt is not installed).
+ANKI_WEB := $(VENV)/anki-web
+$(ANKI_WEB)/VERSION: $(VENV)/.installed-test
+	$(BIN)/python tests/screens.py install-anki-web $(ANKI_WEB)
+
+test: $(VENV)/.installed-test lint $(ANKI_WEB)/VERSION | $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 # atheris ships wheels with libFuzzer built in; where none fits (no wheel for this

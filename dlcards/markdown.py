@@ -4,18 +4,37 @@ Both stages must see the same block structure (tables, math, fences), so the
 plugins and the math rules live here. Top-level block tokens are stamped with the
 offset where they start (``_pos``), which mistune itself does not record: that is
 what lets the parser give every question a line number and slice its Markdown.
+
+Obsidian's syntax is here too, as mistune rules (what each one means is in
+obsidian.py): `==highlight==`, `[[wikilinks]]`, `![[embeds]]`, inline `#tags` and
+`> [!type]` callouts; `%%comments%%` are blanked out of the text before parsing
+(strip_comments).
 """
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
+from functools import cache
 from re import Match, Pattern
-from typing import Any
+from typing import Any, cast
 
 import mistune
 from mistune.block_parser import BlockParser
 from mistune.core import BlockState, InlineState
 from mistune.inline_parser import InlineParser
 from mistune.plugins.table import table, table_in_list, table_in_quote
+
+from .obsidian import (
+    EMBED,
+    INLINE_TAG,
+    WIKILINK,
+    embed_options,
+    media_kind,
+    rewrite_callouts,
+    tag_name,
+    wikilink_text,
+)
 
 Token = dict[str, Any]
 _QUOTE_BREAKS = ["blank_line", "thematic_break", "fenced_code", "list", "block_html"]
@@ -98,6 +117,41 @@ class _PositionedBlockParser(BlockParser):
         return super().compile_sc(rules)
 
 
+def _parse_wikilink(inline: InlineParser, m: Match[str], state: InlineState) -> int:
+    text = wikilink_text(m.group("wiki_target"), m.group("wiki_alias"))
+    state.append_token({"type": "wikilink", "raw": text})
+    return m.end()
+
+
+def _parse_embed(inline: InlineParser, m: Match[str], state: InlineState) -> int:
+    target = m.group("embed_target").strip()
+    alt, width, height = embed_options(m.group("embed_options"))
+    path = target if media_kind(target) else target.partition("#")[0]  # `a.png#x`, but `C#.png`
+    kind = media_kind(path)
+    if kind is None:  # a note (or a file no card can show): its name, as a wikilink shows it
+        state.append_token({"type": "wikilink", "raw": wikilink_text(target, alt)})
+    else:
+        attrs = {"kind": kind, "alt": alt or path, "width": width, "height": height}
+        state.append_token({"type": "embed", "raw": path, "attrs": attrs})
+    return m.end()
+
+
+def _parse_inline_tag(inline: InlineParser, m: Match[str], state: InlineState) -> int | None:
+    name = tag_name(m.group("tag_text"))
+    if name is None:
+        return None  # `#2024`: mistune keeps the `#` as text and reads on
+    state.append_token({"type": "inline_tag", "raw": m.group(0), "attrs": {"name": name}})
+    return m.end()
+
+
+def _obsidian(md: mistune.Markdown) -> None:
+    mistune.plugins.import_plugin("mark")(md)
+    md.inline.register("embed", EMBED, _parse_embed, before="link", start_chars="!")
+    md.inline.register("wikilink", WIKILINK, _parse_wikilink, before="link", start_chars="[")
+    md.inline.register("inline_tag", INLINE_TAG, _parse_inline_tag, start_chars="#")
+    md.before_render_hooks.append(lambda md, state: rewrite_callouts(state.tokens))
+
+
 def create_markdown(renderer: mistune.HTMLRenderer | None) -> mistune.Markdown:
     """A mistune Markdown with dlcards' block rules and plugins."""
     md = mistune.Markdown(renderer=renderer, block=_PositionedBlockParser())
@@ -106,7 +160,26 @@ def create_markdown(renderer: mistune.HTMLRenderer | None) -> mistune.Markdown:
     table_in_quote(md)
     mistune.plugins.import_plugin("strikethrough")(md)
     _math(md)
+    _obsidian(md)
     return md
+
+
+@cache
+def _token_parser() -> mistune.Markdown:
+    return create_markdown(renderer=None)
+
+
+def parse_tokens(text: str) -> tuple[list[Token], BlockState]:
+    """The block and inline tokens of a Markdown text, ready for a renderer."""
+    tokens, state = _token_parser().parse(text)
+    return cast(list[Token], tokens), state
+
+
+def parse_inline_tokens(text: str) -> tuple[list[Token], BlockState]:
+    """The inline tokens of one line of Markdown (a heading's text), ready for a renderer."""
+    md = _token_parser()
+    state = md.block.state_cls()
+    return md.inline(text.strip(), state.env), state
 
 
 def parse_blocks(md: mistune.Markdown, text: str) -> tuple[list[Token], BlockState]:
@@ -117,3 +190,71 @@ def parse_blocks(md: mistune.Markdown, text: str) -> tuple[list[Token], BlockSta
     state.process(text)
     md.block.parse(state)
     return state.tokens, state
+
+
+# -- Obsidian comments ------------------------------------------------------------------
+
+_FENCE_OPEN = re.compile(r"[ \t>]*(?:(?:[*+-]|\d{1,9}[.)])[ \t]+)?(?P<fence>`{3,}(?=[^`\n]*$)|~{3,})")
+_FENCE_CLOSE = re.compile(r"[ \t>]*(?P<fence>`{3,}|~{3,})[ \t]*$")
+_CODE_OR_COMMENT = re.compile(r"`+|%%")
+_BACKTICKS = re.compile(r"`+")
+
+
+def strip_comments(text: str) -> str:
+    """The text with Obsidian's `%%comments%%` blanked out, every newline kept.
+
+    A comment runs from `%%` to the next `%%`, on the same line or lines later; its
+    characters are removed and its newlines kept, so every line keeps its number and
+    a `## heading` inside a comment is no heading. `%%` inside fenced code or a code
+    span is text, and so is a `%%` that is never closed (a stray one must not swallow
+    the rest of a file). Indented code blocks are not recognised.
+    """
+    if "%%" not in text:
+        return text
+    out: list[str] = []
+    pos, end = 0, len(text)
+    fence: str | None = None  # the open code fence's marker
+    runs: dict[int, list[int]] = {}  # backtick runs of the current line: length -> starts
+    runs_line = -1
+    while pos < end:
+        eol = text.find("\n", pos)
+        eol = end if eol < 0 else eol + 1
+        if pos == 0 or text[pos - 1] == "\n":
+            if fence is not None:
+                close = _FENCE_CLOSE.match(text, pos, eol)
+                if close and close["fence"][0] == fence[0] and len(close["fence"]) >= len(fence):
+                    fence = None
+                out.append(text[pos:eol])
+                pos = eol
+                continue
+            opening = _FENCE_OPEN.match(text, pos, eol)
+            if opening:
+                fence = opening["fence"]
+                out.append(text[pos:eol])
+                pos = eol
+                continue
+        m = _CODE_OR_COMMENT.search(text, pos, eol)
+        if m is None:
+            out.append(text[pos:eol])
+            pos = eol
+        elif m[0] != "%%":
+            # A code span: to the next run of as many backticks on this line, if any.
+            if runs_line != eol:
+                runs, runs_line = {}, eol
+                for run in _BACKTICKS.finditer(text, m.start(), eol):
+                    runs.setdefault(len(run[0]), []).append(run.start())
+            starts = runs.get(len(m[0]), [])
+            i = bisect_right(starts, m.start())
+            stop = starts[i] + len(m[0]) if i < len(starts) else m.end()
+            out.append(text[pos:stop])
+            pos = stop
+        else:
+            close_at = text.find("%%", m.end())
+            if close_at < 0:  # never closed: text
+                out.append(text[pos : m.end()])
+                pos = m.end()
+                continue
+            out.append(text[pos : m.start()])
+            out.append("\n" * text.count("\n", m.start(), close_at))
+            pos = close_at + 2
+    return "".join(out)

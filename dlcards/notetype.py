@@ -94,6 +94,20 @@ hr#answer { border: none; border-top: 1px solid #d0d7de; margin: 14px 0; }
 .dlc-cloze .dlc-title { font-weight: 600; margin-bottom: 0.4em; }
 .cloze { font-weight: 700; color: #0969da; }
 .dlc-removed { margin: 0 0 12px; padding: 6px 10px; border-left: 4px solid #cf222e; background: rgba(207, 34, 46, 0.1); border-radius: 0 6px 6px 0; font-size: 0.85em; font-weight: 600; }
+.dlc-callout { --dlc-callout: 8, 95, 200; margin: 0.7em 0; padding: 6px 12px; border-left: 4px solid rgb(var(--dlc-callout)); background: rgba(var(--dlc-callout), 0.08); border-radius: 0 6px 6px 0; }
+.dlc-callout-title { font-weight: 600; color: rgb(var(--dlc-callout)); }
+summary.dlc-callout-title { cursor: pointer; }
+.dlc-callout-body > :first-child { margin-top: 0.3em; }
+.dlc-callout-body > :last-child { margin-bottom: 0.3em; }
+.dlc-callout-abstract, .dlc-callout-tip { --dlc-callout: 6, 112, 112; }
+.dlc-callout-success { --dlc-callout: 26, 115, 50; }
+.dlc-callout-question { --dlc-callout: 135, 90, 0; }
+.dlc-callout-warning { --dlc-callout: 170, 68, 0; }
+.dlc-callout-failure, .dlc-callout-danger, .dlc-callout-bug { --dlc-callout: 190, 30, 42; }
+.dlc-callout-example { --dlc-callout: 118, 70, 205; }
+.dlc-callout-quote { --dlc-callout: 95, 102, 110; }
+.dlc-card mark { color: inherit; background: rgba(255, 212, 0, 0.45); border-radius: 3px; padding: 0 0.15em; }
+.dlc-tag { font-size: 0.85em; color: #57606a; background: rgba(127, 127, 127, 0.12); border-radius: 0.8em; padding: 0 0.45em; white-space: nowrap; }
 .nightMode.card, .night_mode .card, .card.night_mode { color: #e6edf3; background-color: #1e1e1e; }
 .nightMode hr#answer, .night_mode hr#answer { border-top-color: #444c56; }
 .nightMode .dlc-card th, .nightMode .dlc-card td, .night_mode .dlc-card th, .night_mode .dlc-card td { border-color: #444c56; }
@@ -101,6 +115,16 @@ hr#answer { border: none; border-top: 1px solid #d0d7de; margin: 14px 0; }
 .nightMode .dlc-source, .night_mode .dlc-source { color: #768390; }
 .nightMode .cloze, .night_mode .cloze { color: #58a6ff; }
 .nightMode .dlc-removed, .night_mode .dlc-removed { border-left-color: #f85149; background: rgba(248, 81, 73, 0.15); }
+.nightMode .dlc-callout, .night_mode .dlc-callout { --dlc-callout: 88, 166, 255; background: rgba(var(--dlc-callout), 0.14); }
+.nightMode .dlc-callout-abstract, .nightMode .dlc-callout-tip, .night_mode .dlc-callout-abstract, .night_mode .dlc-callout-tip { --dlc-callout: 57, 197, 187; }
+.nightMode .dlc-callout-success, .night_mode .dlc-callout-success { --dlc-callout: 63, 185, 80; }
+.nightMode .dlc-callout-question, .night_mode .dlc-callout-question { --dlc-callout: 210, 153, 34; }
+.nightMode .dlc-callout-warning, .night_mode .dlc-callout-warning { --dlc-callout: 240, 136, 62; }
+.nightMode .dlc-callout-failure, .nightMode .dlc-callout-danger, .nightMode .dlc-callout-bug, .night_mode .dlc-callout-failure, .night_mode .dlc-callout-danger, .night_mode .dlc-callout-bug { --dlc-callout: 255, 123, 114; }
+.nightMode .dlc-callout-example, .night_mode .dlc-callout-example { --dlc-callout: 188, 140, 255; }
+.nightMode .dlc-callout-quote, .night_mode .dlc-callout-quote { --dlc-callout: 160, 167, 175; }
+.nightMode .dlc-card mark, .night_mode .dlc-card mark { background: rgba(187, 128, 9, 0.4); }
+.nightMode .dlc-tag, .night_mode .dlc-tag { color: #9da7b1; }
 @media (max-width: 480px) {
   .card { font-size: 17px; }
   .dlc-card { padding: 10px 12px; }

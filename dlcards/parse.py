@@ -39,7 +39,7 @@ from .labels import (
     make_labels,
     match_label,
 )
-from .markdown import Token, create_markdown, parse_blocks
+from .markdown import Token, create_markdown, parse_blocks, strip_comments
 from .model import ParsedFile, Question, SourceFile
 from .read import normalize_tags
 
@@ -69,6 +69,7 @@ _A_LINE = re.compile(r"^[ \t]*(?:\*\*|__)?A[ \t]*[:.](?:\*\*|__)?[ \t]*", re.IGN
 _CLOZE = re.compile(r"\{\{c\d+::")
 _HIGHLIGHT = re.compile(r"==(?=\S)[^=\n]*?\S==")
 _CODE_KINDS = ("block_code", "fenced_code")
+_CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.DOTALL)
 
 _md = create_markdown(renderer=None)
 
@@ -127,8 +128,11 @@ class _FileParser:
     def __init__(self, source: SourceFile) -> None:
         self.source = source
         self.problems: list[Problem] = []
-        tokens, _ = parse_blocks(_md, source.body)
-        self.text = source.body if source.body.endswith("\n") else source.body + "\n"
+        # Obsidian `%%comments%%` are gone before anything reads the file: a heading
+        # inside one is no question. Newlines stay, so every line keeps its number.
+        body = strip_comments(source.body)
+        tokens, _ = parse_blocks(_md, body)
+        self.text = body if body.endswith("\n") else body + "\n"
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
         starts: list[int] = []
         for token in tokens:
@@ -197,7 +201,7 @@ class _FileParser:
         for block in blocks:
             if block.kind in _CODE_KINDS:
                 continue
-            raw = self._source(block)
+            raw = _CODE_SPAN.sub("", self._source(block))
             if _CLOZE.search(raw) or (pattern is not None and pattern.search(raw)):
                 return True
         return False

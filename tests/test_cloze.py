@@ -107,3 +107,8 @@ def test_a_question_that_becomes_a_cloze_is_a_new_note_and_the_old_one_is_remove
     project.clock.advance()
     again = dict(project.build().statuses)
     assert again[new_guid] == "unchanged" and again[old_guid] == "removed"
+
+
+def test_a_cloze_in_a_code_span_makes_no_cloze_section() -> None:
+    body = "## Templates\n\nAnki writes `{{c1::text}}` for a cloze.\n"
+    assert parse_file(_source(body)).questions == ()

@@ -87,7 +87,8 @@ BREAKOUT = (
     "\n"
     "### {{Answer}} {{#Question}}template{{/Question}} <script>alert(1)</script>?\n"
     "\n"
-    "**Answer:** {{c1::cloze}} <img src=x onerror=alert(1)> &#x1f; &#0; \\x1f\n"
+    "**Answer:** {{c1::cloze}} <img src=\"https://example.org/x.png\" onerror=alert(1)> "
+    "<b onclick=alert(1)>bold</b> &#x1f; &#0; \\x1f\n"
 )
 
 
@@ -95,7 +96,8 @@ def test_control_characters_never_reach_a_field_and_the_package_imports_cleanly(
     project: Project, tmp_path: Path
 ) -> None:
     """`\\x1f` (Anki's field separator) and every other control character is kept off the
-    cards; template syntax and raw HTML stay text; Anki stores exactly what was written."""
+    cards; template syntax stays text and raw HTML is sanitized; Anki stores exactly what
+    was written."""
     project.write("breakout.md", BREAKOUT, dedent=False)
     report = project.build()
     notes = assert_imports_cleanly(project, report, tmp_path)
@@ -105,8 +107,9 @@ def test_control_characters_never_reach_a_field_and_the_package_imports_cleanly(
     assert "Prompt with a unit separator, C1 controls and a line\u2028separator." in first[0]
     assert "Itends a field in Anki's storage" in first[1]
     assert "What if a field holds it?[31m" in first[2]
-    assert "<script>" not in second[0] and "&lt;script&gt;" in second[0]
-    assert "<img" not in second[1]
+    assert "{{Answer}} {{#Question}}template{{/Question}}" in second[0]
+    assert "<script" not in "".join(second) and "alert(1)" not in "".join(second)
+    assert "<b>bold</b>" in second[0] and '<a href="https://example.org/x.png">' in second[0]
 
 
 def test_tags_from_yaml_escapes_keep_only_printable_characters() -> None:

@@ -74,5 +74,22 @@ def test_html_comments_stay_off_the_card() -> None:
     from dlcards.render import render_markdown
 
     assert render_markdown("<!-- TODO: expand -->\n\nText <!-- note --> here.\n\n<b>x</b>") == (
-        "<p>Text  here.</p>\n<p>&lt;b&gt;x&lt;/b&gt;</p>"
+        "<p>Text  here.</p>\n<p><b>x</b></p>"
     )
+
+
+def test_obsidian_comments_hide_questions_and_keep_line_numbers() -> None:
+    """A `%%` comment is dropped before parsing: a question inside one makes no card,
+    and the questions after it keep the lines they are written on."""
+    text = (
+        "## Shown?\n\n**Answer:** yes %%not this%% and this\n\n"
+        "%%\n## Hidden?\n\n**Answer:** no\n%%\n\n"
+        "## Later?\n\n**Answer:** `%%kept in code%%`\n"
+    )
+    source, _ = read_source(text.encode(), path="t.md", display_path="notes/t.md")
+    assert source is not None
+    questions = parse_file(source).questions
+    assert [(q.line, q.title, q.answer) for q in questions] == [
+        (1, "Shown?", "yes  and this"),
+        (11, "Later?", "`%%kept in code%%`"),
+    ]

@@ -32,8 +32,17 @@ Rebuild after editing and re-import: the cards update in place.
 
 ### 2. Which Markdown works on a card?
 
-**Answer:** Paragraphs, lists, tables, `code`, fenced code with highlighting, and
-math such as $e^{i\\pi} + 1 = 0$.
+**Answer:** Paragraphs, lists, tables, `code`, fenced code with highlighting,
+math such as $e^{i\\pi} + 1 = 0$, images (`![a diagram](diagram.png)`, next to this
+file), ==highlights==, callouts and inline `#tags`.
+
+> [!tip] Where do images go?
+> Next to the note, anywhere under notes/, or in an attachments folder.
+
+### Cloze deletions
+
+A heading over text with {{c1::cloze deletions}} makes a cloze note: each
+{{c2::deletion}} is asked on a card of its own.
 """
 
 CONFIG = """\
@@ -42,6 +51,7 @@ notes = "notes"
 decks = "decks"
 # tags = ["interview"]        # added to every note
 # packaging = "per-deck"      # or "single" (with output = "decks/all.apkg")
+# attachments = ["notes/attachments"]  # more folders where images and sounds are found
 
 # [deck_names]                # a folder under notes/ -> its deck name
 # "deep-learning" = "Deep Learning"

@@ -25,7 +25,7 @@ def test_scaffold_builds_and_configures(tmp_path: Path) -> None:
     report = build(
         BuildOptions(notes_dir=tmp_path / "notes", decks_dir=tmp_path / "decks"), clock=clock, wait=clock.wait
     )
-    assert [(p.filename, p.notes, p.new) for p in report.packages] == [("example.apkg", 2, 2)]
+    assert [(p.filename, p.notes, p.new) for p in report.packages] == [("example.apkg", 3, 3)]
     assert report.warnings == ()
 
 

@@ -55,7 +55,8 @@ def check_notes(notes_dir: Path, notes_display: str, attachments: tuple[Path, ..
     return CheckReport(files=tuple(files), problems=tuple(ordered))
 
 
-_MEDIA_HINT = re.compile(r"!\[|<img|\[sound:", re.IGNORECASE)
+# Generous on purpose: `<image>` is read as `<img>`, and `&#91;sound:` is `[sound:`.
+_MEDIA_HINT = re.compile(r"!\[|<im|sound:|&#", re.IGNORECASE)
 
 
 def media_problems(

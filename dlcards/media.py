@@ -40,13 +40,17 @@ from .model import Card, MediaFile
 MAX_MEDIA_BYTES = 100 * 1024 * 1024  # a card's file larger than this is a mistake, not a picture
 
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-_SRC = re.compile(r"""(\ssrc=)(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
-_ALT = re.compile(r"""\salt=(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+# The sanitizer writes every attribute double-quoted, with `"` inside a value escaped:
+# an alt text cannot hold a `src="..."` of its own.
+_SRC = re.compile(r'(\ssrc=)"([^"]*)"', re.IGNORECASE)
+_ALT = re.compile(r'\salt="([^"]*)"', re.IGNORECASE)
 _SOUND = re.compile(r"\[sound:([^\]\n]+)\]")
 # Code shows text, not files: `[sound:x]` inside code or pre is left alone.
 _CODE = re.compile(r"<(pre|code)\b[^>]*>.*?</\1>", re.IGNORECASE | re.DOTALL)
-_SCHEME = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")
-_REMOTE = re.compile(r"^(?:https?:)?//", re.IGNORECASE)
+# Anything with a scheme, or starting with two slashes either way, is somewhere else:
+# browsers read `https:host/x`, `HTTPS:\\host` and `\\\\host` as web addresses too.
+_ELSEWHERE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|[\\/]{2})")
+_URL_NOISE = re.compile(r"[\t\r\n]")  # what a URL parser skips inside a URL
 _UNSAFE_STEM = re.compile(r"[^A-Za-z0-9_-]+")
 
 _Local = Callable[[str], "str | None"]  # a reference as written -> its media file's name, or None
@@ -67,12 +71,13 @@ class _Resolver:
         """The file a reference names (resolved, inside a root), or why there is none."""
         if not target.strip():
             return "an empty file name"
-        if target.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", target) or "\x00" in target:
-            return "an absolute path; use a path relative to the note or the notes folder"
-        names = [target]
         unquoted = urllib.parse.unquote(target)
-        if unquoted != target:
-            names.append(unquoted)
+        names = [target] if unquoted == target else [target, unquoted]
+        for name in names:
+            if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or "\x00" in name:
+                return "an absolute path; use a path relative to the note or the notes folder"
+            if _ELSEWHERE.match(name):
+                return "a URL, not a file; put the file next to the note"
         note_dir = (self.notes_dir / note_path).parent
         bases = (note_dir, self.notes_dir, *self.attachments)
         outside = False
@@ -86,7 +91,10 @@ class _Resolver:
                     continue
                 if not os.path.lexists(candidate):
                     continue
-                resolved = candidate.resolve()
+                try:
+                    resolved = candidate.resolve()
+                except (OSError, RuntimeError):  # a symlink loop, on Pythons before 3.13
+                    return "cannot be read (a symlink loop?)"
                 if not self._inside(resolved):
                     outside = True
                     continue
@@ -114,9 +122,15 @@ class _Resolver:
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for f in files:
                     self.by_name.setdefault(f, []).append(Path(folder, f))
-        return sorted(
-            p.resolve() for p in self.by_name.get(name, []) if p.resolve().is_relative_to(self.roots[0])
-        )
+        found = []
+        for path in self.by_name.get(name, []):
+            try:
+                resolved = path.resolve()
+            except (OSError, RuntimeError):  # a symlink loop: no file by this name
+                continue
+            if resolved.is_relative_to(self.roots[0]):
+                found.append(resolved)
+        return sorted(found)
 
     def media_file(self, path: Path) -> MediaFile | str:
         """The file named by its content, or why it cannot go on a card."""
@@ -214,15 +228,13 @@ def _image(tag: str, local: _Local) -> str:
     m = _SRC.search(tag)
     if m is None:
         return tag
-    raw = m.group(2) if m.group(2) is not None else m.group(3)
-    target = html.unescape(raw).strip()
-    if _REMOTE.match(target):
+    target = html.unescape(m.group(2)).strip()
+    if _ELSEWHERE.match(_URL_NOISE.sub("", target)):
+        # Never fetched, not even by Anki: a picture elsewhere becomes a link to it.
         alt = _ALT.search(tag)
-        label = html.unescape(next(g for g in alt.groups() if g is not None)) if alt else target
+        label = html.unescape(alt.group(1)) if alt else target
         url = html.escape(target, quote=True)
         return f'<a href="{url}">{html.escape(label or target, quote=False)}</a>'
-    if _SCHEME.match(target):
-        return tag  # the sanitizer lets no other scheme through; nothing to bundle
     name = local(target)
     if name is None:
         return tag
@@ -231,8 +243,6 @@ def _image(tag: str, local: _Local) -> str:
 
 def _sound(m: re.Match[str], local: _Local) -> str:
     target = html.unescape(m.group(1)).strip()
-    if _SCHEME.match(target):
-        return m.group(0)
     name = local(target)
     return m.group(0) if name is None else f"[sound:{name}]"
 
@@ -263,8 +273,10 @@ def _line_of(path: Path, target: str, after: int) -> int:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return after
-    needles = {target, urllib.parse.quote(target, safe="/:"), html.escape(target, quote=False)}
+    plain = urllib.parse.unquote(target)
+    needles = {target, plain, urllib.parse.quote(plain, safe="/:"), html.escape(plain, quote=False)}
     for n in range(max(after, 1), len(lines) + 1):
-        if any(needle in lines[n - 1] for needle in needles):
+        line = lines[n - 1]
+        if any(needle in line or needle in urllib.parse.unquote(line) for needle in needles):
             return n
     return after

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from .cloze import is_cloze
 from .errors import Problem, Severity
 from .labels import (
     ID_COMMENT,
@@ -70,6 +71,9 @@ _CLOZE = re.compile(r"\{\{c\d+::")
 _HIGHLIGHT = re.compile(r"==(?=\S)[^=\n]*?\S==")
 _CODE_KINDS = ("block_code", "fenced_code")
 _CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.DOTALL)
+_CODE = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?^ {0,3}\1|(`+)(?!`).*?(?<!`)\2(?!`)", re.DOTALL | re.MULTILINE)
+_CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
+_MAX_CLOZE = 500  # Anki reads a higher number as 500
 
 _md = create_markdown(renderer=None)
 
@@ -107,6 +111,7 @@ class _Draft:
     heading_text: str
     start: int = 0  # offset of the question in the file's body
     level: int = 7  # the question heading's level (7: not a heading)
+    by_cloze: bool = False  # a question only for the cloze deletions its section holds
     parts: dict[str, list[str]] = field(
         default_factory=lambda: {"prompt": [], "answer": [], "discussion": []}
     )
@@ -371,12 +376,14 @@ class _FileParser:
     def _labelled(self) -> list[_Draft]:
         headings = self._headings()
         has_label: dict[int, bool] = {}
+        by_cloze: set[int] = set()
         for n, i in enumerate(headings):
             stop = headings[n + 1] if n + 1 < len(headings) else len(self.blocks)
             section = self.blocks[i + 1 : stop]
-            has_label[i] = any(self._is_answer_label(b) for b in section) or self._holds_cloze(
-                [self.blocks[i], *section]
-            )
+            has_label[i] = any(self._is_answer_label(b) for b in section)
+            if not has_label[i] and self._holds_cloze([self.blocks[i], *section]):
+                has_label[i] = True
+                by_cloze.add(i)
         looks_like = {i: looks_like_question(str(self.blocks[i].token["text"])) for i in headings}
         is_question = dict(has_label)
         # A question heading keeps its label across deeper headings that are not
@@ -421,6 +428,7 @@ class _FileParser:
         drafts = []
         for n, (start, end) in enumerate(sections):
             draft = self._draft_from_heading(start)
+            draft.by_cloze = start in by_cloze
             part = "prompt"
             for block in self.blocks[start + 1 : end]:
                 if block.kind == "block_html" and _ID_BLOCK.match(str(block.token["raw"])):
@@ -444,14 +452,21 @@ class _FileParser:
         headings = self._headings()
         # Forced to this shape, every heading may be a question; detected, only those
         # that look like one.
-        candidates = [
+        by_cloze = {
             i
             for n, i in enumerate(headings)
-            if self.forced_shape == "body"
-            or looks_like_question(str(self.blocks[i].token["text"]))
-            or self._holds_cloze(
+            if self.forced_shape != "body"
+            and not looks_like_question(str(self.blocks[i].token["text"]))
+            and self._holds_cloze(
                 self.blocks[i : headings[n + 1] if n + 1 < len(headings) else len(self.blocks)]
             )
+        }
+        candidates = [
+            i
+            for i in headings
+            if self.forced_shape == "body"
+            or looks_like_question(str(self.blocks[i].token["text"]))
+            or i in by_cloze
         ]
         if not candidates:
             return []
@@ -469,6 +484,7 @@ class _FileParser:
                 (j for j in _after(headings, n) if self._level(self.blocks[j]) <= level), len(self.blocks)
             )
             draft = self._draft_from_heading(i)
+            draft.by_cloze = i in by_cloze
             for block in self.blocks[i + 1 : end]:
                 if block.kind == "block_html" and _ID_BLOCK.match(str(block.token["raw"])):
                     continue
@@ -601,7 +617,8 @@ class _FileParser:
             ):
                 draft.blocks[part].pop()
                 draft.parts[part].pop()
-        if not any(p.strip() for p in draft.parts["answer"]) and self._holds_cloze(draft.blocks["prompt"]):
+        title_cloze = bool(_CLOZE.search(_CODE_SPAN.sub("", draft.title)))
+        if not any(p.strip() for p in draft.parts["answer"]) and (draft.by_cloze or title_cloze):
             # A cloze section without an answer label: its text is the cloze text.
             draft.parts["answer"], draft.parts["prompt"] = draft.parts["prompt"], []
             draft.blocks["answer"], draft.blocks["prompt"] = draft.blocks["prompt"], []
@@ -609,12 +626,37 @@ class _FileParser:
         if not re.sub(r"[*_`~\s]", "", draft.title):
             self._warn(draft.line, "question heading is empty; no card made")
             return None
+        question = self._question(draft, answer)
+        if draft.by_cloze or title_cloze:
+            if not is_cloze(question):
+                # Its "deletions" were in math or code: not a question after all (one
+                # with a question-like heading is warned about when it has no answer).
+                return None if draft.by_cloze or self._answer_missing(draft, answer) else question
+            numbers = [int(n) for n in _CLOZE_NUMBER.findall(_CODE.sub("", f"{draft.title}\n{answer}"))]
+            wrong = sorted({n for n in numbers if not 1 <= n <= _MAX_CLOZE})
+            if wrong:
+                at = self.text.find(f"{{{{c{wrong[0]}::", draft.start)
+                self._problem(
+                    Severity.ERROR,
+                    self._line(at) if at >= 0 else draft.line,
+                    f"cloze numbers run from c1 to c{_MAX_CLOZE} (Anki makes no proper card for "
+                    f"{', '.join(f'c{n}' for n in wrong)})",
+                )
+                return None
+            return question
+        return None if self._answer_missing(draft, answer) else question
+
+    def _answer_missing(self, draft: _Draft, answer: str) -> bool:
+        """Whether a question has no answer (or a placeholder one): warned, no card."""
         if not answer:
             self._warn(draft.line, f"question {draft.title!r} has an empty answer; no card made")
-            return None
+            return True
         if is_placeholder(answer):
             self._warn(draft.line, f"question {draft.title!r} has a placeholder answer; no card made")
-            return None
+            return True
+        return False
+
+    def _question(self, draft: _Draft, answer: str) -> Question:
         deck, tags = self.source.deck, self.source.tags
         topic = self._topic(draft) if self.topics else None
         if topic and self.topics == "subdecks":

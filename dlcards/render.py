@@ -52,7 +52,14 @@ from .sanitize import escape_unknown_tags, sanitize_html
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_REMOTE = re.compile(r"^\s*(?:https?:)?//", re.IGNORECASE)
+# On the web: what a browser would fetch (`https:host/x` and `\\\\host/x` included).
+_REMOTE = re.compile(r"^(?:https?:|[\\/]{2})", re.IGNORECASE)
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_URL_NOISE = re.compile(r"[\t\r\n ]")
+# A raw <img> whose src has a scheme the sanitizer would drop silently (`file:`, `C:`).
+_RAW_IMG_SCHEME = re.compile(
+    r"""(<img\b[^>]*?\ssrc\s*=\s*["']?)(?!https?:)([a-zA-Z][a-zA-Z0-9+.-]*):""", re.I
+)
 
 
 class _CardRenderer(mistune.HTMLRenderer):
@@ -66,11 +73,11 @@ class _CardRenderer(mistune.HTMLRenderer):
     def block_html(self, html_text: str) -> str:
         if _COMMENT.fullmatch(html_text.strip()):
             return ""
-        kept = escape_unknown_tags(html_text).strip()
+        kept = escape_unknown_tags(_keep_local_scheme(html_text)).strip()
         return f"<p>{kept}</p>\n" if kept.startswith("&lt;") else kept + "\n"
 
     def inline_html(self, html_text: str) -> str:
-        return "" if _COMMENT.fullmatch(html_text) else escape_unknown_tags(html_text)
+        return "" if _COMMENT.fullmatch(html_text) else escape_unknown_tags(_keep_local_scheme(html_text))
 
     def block_code(self, code: str, info: str | None = None) -> str:
         language = info.split()[0] if info and info.strip() else None
@@ -80,7 +87,8 @@ class _CardRenderer(mistune.HTMLRenderer):
         return self.code(f"<code>{escape(text)}</code>")
 
     def code(self, code_html: str) -> str:
-        return code_html
+        # Anki plays a `[sound:...]` wherever it stands; in code it is text.
+        return code_html.replace("[sound:", f"[{EMPTY_SPAN}sound:")
 
     def tex(self, tex: str) -> str:
         return escape(tex, quote=False)
@@ -96,8 +104,6 @@ class _CardRenderer(mistune.HTMLRenderer):
 
     def image(self, text: str, url: str, title: str | None = None) -> str:
         alt = html.unescape(striptags(text))
-        if _REMOTE.match(url):
-            return f'<a href="{self.safe_url(url)}">{escape(alt or url)}</a>'
         # mistune percent-encodes the destination; the media stage wants the file's name.
         return _media(unquote(url), alt=alt, title=title)
 
@@ -136,7 +142,7 @@ class _ClozeTextRenderer(_CardRenderer):
     no `}}`, `{{` or `::` may stand there that is not one (cloze.py)."""
 
     def code(self, code_html: str) -> str:
-        return split_markers(code_html)
+        return split_markers(super().code(code_html))
 
     def tex(self, tex: str) -> str:
         return escape(protect_tex(tex), quote=False)
@@ -162,12 +168,24 @@ def _media(
     sound: bool | None = None,
 ) -> str:
     """A picture or a sound, in the forms the module docstring promises."""
+    if _REMOTE.match(_URL_NOISE.sub("", path)):
+        return f'<a href="{escape(path)}">{escape(alt or path)}</a>'
+    if _SCHEME.match(path):
+        # `file:///x` or `C:/x`: the sanitizer would drop such a src without a word;
+        # written without its colon it reaches the media stage, which refuses it.
+        path = path.replace(":", "%3A", 1)
     if sound is None:
         sound = media_kind(path) == "sound"
     if sound:
         return f"[sound:{escape(path, quote=False)}]"
     attrs = [("src", path), ("alt", alt), ("width", width), ("height", height), ("title", title)]
     return "<img" + "".join(f' {k}="{escape(v)}"' for k, v in attrs if v is not None) + ">"
+
+
+def _keep_local_scheme(raw_html: str) -> str:
+    """A raw <img> naming a `file:` URL or a drive (`C:\\`), with its colon written
+    `%3A`: the sanitizer keeps it, and the media stage refuses it with its line."""
+    return _RAW_IMG_SCHEME.sub(r"\1\2%3A", raw_html) if "<img" in raw_html.lower() else raw_html
 
 
 _renderer = _CardRenderer()

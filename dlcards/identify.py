@@ -446,6 +446,7 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
                 field_hashes=field_hashes,
                 tags_hash=tags_hash,
                 kind=card.kind,
+                media=tuple((m.name, m.source) for m in card.media),
             )
         )
     departed: list[Departed] = []

@@ -74,6 +74,8 @@ class LockEntry:
     # "What's the output?", with a different snippet under each).
     prompt: str | None = None
     kind: str = "basic"  # the note type: "basic" or "cloze" (a note never switches)
+    # The media files its fields refer to: (name, path under the notes root).
+    media: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -219,6 +221,8 @@ def _entry_json(e: LockEntry) -> dict[str, Any]:
         data["field_hashes"] = dict(zip(names, e.field_hashes, strict=True))
     if e.tags_hash is not None:
         data["tags_hash"] = e.tags_hash
+    if e.media:
+        data["media"] = dict(e.media)
     if e.removed:
         data["removed"] = True
     if e.removed_note is not None:
@@ -298,7 +302,14 @@ def _entry(raw: Any) -> LockEntry:
         tags_hash=None if raw.get("tags_hash") is None else _str(raw["tags_hash"]),
         removed_note=removed_note,
         kind=kind,
+        media=_media(raw.get("media", {})),
     )
+
+
+def _media(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise TypeError(f"'media' must map file names to paths, got {value!r}")
+    return tuple((_str(name), _str(path)) for name, path in value.items())
 
 
 def _by_field(value: Any, key: str, names: tuple[str, ...]) -> list[Any]:

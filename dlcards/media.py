@@ -150,7 +150,8 @@ class _Resolver:
             except OSError as exc:
                 return f"cannot be read ({exc.strerror or exc})"
             self.hashes[key] = digest
-        return MediaFile(name=media_name(path.name, digest), path=path)
+        source = Path(os.path.relpath(path, self.roots[0])).as_posix()
+        return MediaFile(name=media_name(path.name, digest), path=path, source=source)
 
 
 def _sha256(path: Path) -> str:
@@ -170,6 +171,28 @@ def media_name(filename: str, digest: str) -> str:
     stem = _UNSAFE_STEM.sub("-", stem).strip("-_")[:40].strip("-_") or "media"
     ext = re.sub(r"[^a-z0-9]", "", ext.lower())[:8]
     return f"{stem}-{digest[:16]}" + (f".{ext}" if ext else "")
+
+
+def recorded_media(
+    recorded: tuple[tuple[str, str], ...], notes_dir: Path, attachments: tuple[Path, ...] = ()
+) -> tuple[MediaFile, ...]:
+    """The files a lockfile entry recorded (name, path under the notes root) that are
+    still there with the same content: a removed question's package keeps carrying
+    them, so a collection that never saw them gets no missing picture."""
+    resolver = _Resolver(notes_dir=notes_dir, attachments=attachments)
+    found = []
+    for name, source in recorded:
+        path = Path(os.path.normpath(resolver.roots[0] / source))
+        try:
+            path = path.resolve()
+        except (OSError, RuntimeError):
+            continue
+        if not resolver._inside(path):
+            continue
+        media = resolver.media_file(path)
+        if isinstance(media, MediaFile) and media.name == name:
+            found.append(media)
+    return tuple(found)
 
 
 def resolve_media(

@@ -55,6 +55,7 @@ class MediaFile:
 
     name: str  # e.g. "diagram-3f2a9c0e1b7d4a56.png": what the fields refer to
     path: Path  # the file on disk, inside the notes root (or an attachments folder)
+    source: str = ""  # path relative to the notes root, as the lockfile keeps it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

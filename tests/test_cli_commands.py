@@ -130,7 +130,7 @@ def test_init_then_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert runner.invoke(main, ["init", "proj"]).stdout.count("kept ") == 3
     monkeypatch.chdir(tmp_path / "proj")
     result = runner.invoke(main, ["build"])
-    assert result.stdout == "decks/example.apkg: 2 notes (2 new, 0 updated, 0 unchanged)\n"
+    assert result.stdout == "decks/example.apkg: 3 notes (3 new, 0 updated, 0 unchanged)\n"
 
 
 def test_config_file_settings_and_command_line_precedence(runner: CliRunner) -> None:

@@ -48,11 +48,8 @@ FRONT = """<div class="dlc-card">
 <div class="dlc-question">{{Question}}</div>
 </div>"""
 
-BACK = """<div class="dlc-card">
-<div class="dlc-question">{{Question}}</div>
-<hr id="answer">
-<div class="dlc-answer">{{Answer}}</div>
-{{#Discussion}}
+# The back's end, the same on both note types: the discussion box and the source.
+_BACK_END = """{{#Discussion}}
 <div class="dlc-discussion">
 <div class="dlc-label">Discussion</div>
 {{Discussion}}
@@ -60,6 +57,15 @@ BACK = """<div class="dlc-card">
 {{/Discussion}}
 <div class="dlc-source">{{Source}}</div>
 </div>"""
+
+BACK = (
+    """<div class="dlc-card">
+<div class="dlc-question">{{Question}}</div>
+<hr id="answer">
+<div class="dlc-answer">{{Answer}}</div>
+"""
+    + _BACK_END
+)
 
 BASE_CSS = """\
 .card {
@@ -149,20 +155,16 @@ CLOZE_FRONT = """<div class="dlc-card">
 <div class="dlc-cloze">{{cloze:Text}}</div>
 </div>"""
 
-CLOZE_BACK = """<div class="dlc-card">
+CLOZE_BACK = (
+    """<div class="dlc-card">
 <div class="dlc-cloze">{{cloze:Text}}</div>
 {{#Extra}}
 <hr id="answer">
 <div class="dlc-answer">{{Extra}}</div>
 {{/Extra}}
-{{#Discussion}}
-<div class="dlc-discussion">
-<div class="dlc-label">Discussion</div>
-{{Discussion}}
-</div>
-{{/Discussion}}
-<div class="dlc-source">{{Source}}</div>
-</div>"""
+"""
+    + _BACK_END
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from functools import cache, partial
+from functools import cache
 
 import nh3
 
@@ -88,16 +88,6 @@ def _cleaner() -> Callable[[str], str]:
     tags, dropped, schemes = set(ALLOWED_TAGS), set(_DROPPED_WITH_CONTENT), set(URL_SCHEMES)
     styles = {"text-align"}
     # link_rel=None: links stay as written (Anki opens them in the system browser).
-    if not hasattr(nh3, "Cleaner"):  # nh3 < 0.3
-        return partial(
-            nh3.clean,
-            tags=tags,
-            clean_content_tags=dropped,
-            attributes=_ATTRIBUTES,
-            url_schemes=schemes,
-            filter_style_properties=styles,
-            link_rel=None,
-        )
     # One cleaner for the whole build: nh3.clean converts the options on every call.
     cleaner = nh3.Cleaner(
         tags=tags,

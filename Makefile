@@ -13,6 +13,8 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 FUZZ_TIME ?= 60
 BENCH_SIZES ?= 1000,10000,50000
+BENCH_PROFILE ?= 10000
+BENCH_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOAK_SCALE ?= 50000x200
@@ -68,9 +70,10 @@ fuzz: $(VENV)/.installed-test
 soak: $(VENV)/.installed-test
 	SOAK_SCALE=$(SOAK_SCALE) $(BIN)/python -m pytest -m soak -p no:cacheprovider -s tests/test_soak.py
 
-# Speed: synthetic vaults, every build case as a ratio to the no-Markdown floor.
+# Speed: synthetic vaults, every build case as a ratio to the no-Markdown floor, the
+# packages' size at each deflate level, and the cProfile top lines of BENCH_PROFILE's vault.
 bench: $(VENV)/.installed
-	$(BIN)/python bench/bench.py --sizes $(BENCH_SIZES)
+	$(BIN)/python bench/bench.py --sizes $(BENCH_SIZES) $(if $(BENCH_PROFILE),--profile $(BENCH_PROFILE)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

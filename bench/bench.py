@@ -10,10 +10,14 @@ each as its own child process, repeated and reported as the median:
 * rebuild with nothing changed;
 
 and once per run `python -c pass` (the start-up floor) and `dlcards --help`.
-It prints a Markdown table of wall time, CPU time, peak memory and questions per
-second, each also as a ratio to its floor, and how the time grows with the vault.
+It prints the machine (CPU, cores, Python, load average before and after), a
+Markdown table of wall time, CPU time, peak memory and questions per second, each
+also as a ratio to its floor, how the time grows with the vault, the size and
+packing time of each vault's packages at each deflate level (deflate.py), and with
+--profile the top cProfile lines of each case (profiles.py).
 
     python bench/bench.py [--sizes 1000,10000,50000 | --quick] [--repeat 3] [--json FILE]
+                          [--profile 10000] [--no-deflate]
 
 Runs the working tree's dlcards: the folder above bench/ goes first on PYTHONPATH.
 """
@@ -34,7 +38,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from deflate import table as deflate_table
 from measure import Sample, run_measured
+from profiles import profiled, summarize
 from report import Result, format_growth, format_table, growth, to_json
 from vault import Vault, append_to_answer, generate_vault
 
@@ -59,6 +65,8 @@ class Config:
     seed: int
     cache_globs: tuple[str, ...]
     env: dict[str, str]
+    profile_sizes: tuple[int, ...] = ()  # vaults whose cases also run once under cProfile
+    deflate: bool = True  # measure each vault's packages at each deflate level
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,9 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         cache_globs=tuple(args.cache_dir_glob or ["decks/.cache"]),
         env=_child_env(workdir.resolve()),
+        profile_sizes=tuple(args.profile or ()),
+        deflate=not args.no_deflate,
     )
+    load_before = _load()
     try:
-        results, vaults = run_all(config, sizes)
+        results, vaults, sections = run_all(config, sizes)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
@@ -102,13 +113,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     cold_growth, floor_growth = growth(results, "cold"), growth(results, "floor")
-    print(_preamble(config, vaults))
+    print(_preamble(config, vaults, load_before, _load()))
     print()
     print(format_table(results))
     growth_lines = format_growth(cold_growth, "cold build") + format_growth(floor_growth, "floor")
     if growth_lines:
         print()
         print("\n".join(growth_lines))
+    for section in sections:
+        print()
+        print("\n".join(section))
     if args.json:
         context = {
             "python": platform.python_version(),
@@ -125,15 +139,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def run_all(config: Config, sizes: Sequence[int]) -> tuple[list[Result], list[Vault]]:
-    """Every case: the start-up pair once, then each vault size in turn."""
+def run_all(config: Config, sizes: Sequence[int]) -> tuple[list[Result], list[Vault], list[list[str]]]:
+    """Every case: the start-up pair once, then each vault size in turn; also the
+    sections printed below the table (deflate levels, profiles)."""
     results = run_startup(config)
     vaults = []
+    sections: list[list[str]] = []
     for size in sizes:
         vault_results, vault = run_vault(config, size)
         results.extend(vault_results)
         vaults.append(vault)
-    return results, vaults
+        root = config.workdir / f"vault-{size}"
+        if config.deflate:
+            _progress(f"vault {size:,}: packages at each deflate level")
+            sections.append(
+                [
+                    f"### Package size by zip level, {size:,} questions",
+                    "",
+                    *deflate_table(root / "decks", config.repeat),
+                ]
+            )
+        if size in config.profile_sizes:
+            sections.append(run_profiles(config, size, vault))
+    return results, vaults, sections
+
+
+def run_profiles(config: Config, size: int, vault: Vault) -> list[str]:
+    """Each build case once more under cProfile, set up as for its timed runs, and
+    `dlcards --help`: their top lines."""
+    root = config.workdir / f"vault-{size}"
+    build_args = ["build", "--notes", "notes", "--decks", "decks"]
+    lines = [f"### Profiles, {size:,} questions", ""]
+    for case, label in (
+        ("cold", "cold build"),
+        ("one-changed", "rebuild, one file changed"),
+        ("unchanged", "rebuild, nothing changed"),
+        ("help", "`dlcards --help`"),
+    ):
+        if case == "cold":
+            shutil.rmtree(root / "decks", ignore_errors=True)
+            _clear_caches(config, root)
+        elif case == "one-changed":
+            _wait_next_second()
+            append_to_answer(
+                vault.files[len(vault.files) // 2], "A profiled revision adds one more sentence."
+            )
+        out = root / f"{case}.prof"
+        argv = profiled(config.python, out, ["--help"] if case == "help" else build_args)
+        _progress(f"vault {size:,}: {label} under cProfile")
+        _check_exit(_run(argv, root, config.env), argv)
+        lines += [*summarize(out, label), ""]
+    return lines
 
 
 def run_startup(config: Config) -> list[Result]:
@@ -161,6 +217,7 @@ def run_vault(config: Config, size: int) -> tuple[list[Result], Vault]:
     )
     floor_out = root / "floor-decks"
     floor = [config.python, str(BENCH_DIR / "floor.py"), "--notes", "notes", "--decks", str(floor_out)]
+    floor += ["--level", str(_deflate_level())]
     build = [*config.dlcards, "build", "--notes", "notes", "--decks", "decks"]
 
     def fresh_floor(_: int) -> list[str]:
@@ -318,7 +375,34 @@ def _dlcards_command(args: argparse.Namespace) -> tuple[str, ...] | None:
     return (str(beside),) if beside.exists() else None
 
 
-def _preamble(config: Config, vaults: Sequence[Vault]) -> str:
+def _deflate_level() -> int:
+    """The deflate level of the working tree's dlcards, for the floor to zip alike."""
+    sys.path.insert(0, str(REPO_ROOT))
+    try:
+        from dlcards.package import DEFLATE_LEVEL
+    finally:
+        sys.path.remove(str(REPO_ROOT))
+    return DEFLATE_LEVEL
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _preamble(config: Config, vaults: Sequence[Vault], load_before: str, load_after: str) -> str:
     described = ", ".join(
         f"{v.questions:,} questions ({len(v.files)} file{'s' if len(v.files) != 1 else ''}, "
         f"{v.bytes / 1e6:.1f} MB)"
@@ -327,7 +411,7 @@ def _preamble(config: Config, vaults: Sequence[Vault]) -> str:
     return (
         f"dlcards benchmark: median of {config.repeat} run{'s' if config.repeat != 1 else ''}; "
         f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
-        f"{os.cpu_count()} CPUs\n"
+        f"{_cpu_model()}, {os.cpu_count()} CPUs; load average {load_before} before, {load_after} after\n"
         f"vaults (seed {config.seed}): {described}\n"
         f"build cases are ratios to the floor of their vault, `dlcards --help` to `python -c pass`"
     )
@@ -371,6 +455,15 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", help="where vaults and decks go (kept); default a temporary folder")
     parser.add_argument("--seed", type=int, default=1, help="vault generator seed (default 1)")
     parser.add_argument("--json", metavar="FILE", help="also write the results, every run included, here")
+    parser.add_argument(
+        "--profile",
+        type=_sizes,
+        metavar="N,N,...",
+        help="also run each case on these vault sizes once under cProfile and print its top lines",
+    )
+    parser.add_argument(
+        "--no-deflate", action="store_true", help="skip measuring the packages at each deflate level"
+    )
     parser.add_argument(
         "--cache-dir-glob",
         action="append",

@@ -4,14 +4,17 @@ Reads every .md file's bytes, splits each into questions on the `\\n### ` marker
 parsing: the heading line is the question, the rest of the section the answer),
 inserts one row per question into an SQLite table with the columns of Anki's notes
 table in one transaction, and writes that database, zipped the way dlcards zips its
-packages (deflate, level 6, with a `media` entry), to one `.apkg` per top-level
+packages (deflate at dlcards' level, with a `media` entry), to one `.apkg` per top-level
 deck, which dlcards derives from the first folder under the notes folder.
 
 Left out on purpose, because no build can skip less: Markdown, HTML, highlighting,
 the lockfile, Anki's other tables (cards, col, ...). Run as a script, so its time
 includes Python's start-up like every dlcards case:
 
-    python bench/floor.py --notes NOTES --decks OUT
+    python bench/floor.py --notes NOTES --decks OUT [--level N]
+
+bench.py passes dlcards' own deflate level (dlcards.package.DEFLATE_LEVEL), so the
+floor always zips as the builds it is compared with do.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ CREATE TABLE notes (
 """
 _MODEL_ID = 1764100800001  # any fixed note type id: the floor makes no note type
 _MOD = 1_764_100_800
+DEFLATE_LEVEL = 1  # dlcards.package.DEFLATE_LEVEL when this was written; bench.py passes the current one
 
 
 def find_files(notes_dir: Path) -> dict[str, list[Path]]:
@@ -60,7 +64,7 @@ def split_questions(text: str) -> list[tuple[str, str]]:
     return questions
 
 
-def render_deck(notes_dir: Path, files: list[Path], first_id: int) -> tuple[bytes, int]:
+def render_deck(notes_dir: Path, files: list[Path], first_id: int, level: int) -> tuple[bytes, int]:
     """The zipped SQLite database of one deck's questions, and how many rows it holds."""
     conn = sqlite3.connect(":memory:")
     try:
@@ -82,17 +86,17 @@ def render_deck(notes_dir: Path, files: list[Path], first_id: int) -> tuple[byte
         conn.close()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("collection.anki2", collection, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
-        zf.writestr("media", b"{}", compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+        zf.writestr("collection.anki2", collection, compress_type=zipfile.ZIP_DEFLATED, compresslevel=level)
+        zf.writestr("media", b"{}", compress_type=zipfile.ZIP_DEFLATED, compresslevel=level)
     return buffer.getvalue(), len(rows)
 
 
-def run_floor(notes_dir: Path, decks_dir: Path) -> int:
+def run_floor(notes_dir: Path, decks_dir: Path, level: int = DEFLATE_LEVEL) -> int:
     """Write one .apkg per top-level deck into decks_dir; the number of questions written."""
     decks_dir.mkdir(parents=True, exist_ok=True)
     total = 0
     for top, files in sorted(find_files(notes_dir).items()):
-        data, count = render_deck(notes_dir, files, first_id=_MOD * 1000 + total)
+        data, count = render_deck(notes_dir, files, first_id=_MOD * 1000 + total, level=level)
         (decks_dir / f"{top}.apkg").write_bytes(data)
         total += count
     return total
@@ -102,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--notes", type=Path, required=True, help="notes folder to read")
     parser.add_argument("--decks", type=Path, required=True, help="folder for the .apkg files")
+    parser.add_argument("--level", type=int, default=DEFLATE_LEVEL, help="deflate level (dlcards' own)")
     args = parser.parse_args(argv)
-    total = run_floor(args.notes, args.decks)
+    total = run_floor(args.notes, args.decks, args.level)
     print(f"{args.decks}: {total} questions")
     return 0
 

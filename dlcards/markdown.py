@@ -36,6 +36,7 @@ from .obsidian import (
     wikilink_text,
 )
 
+MISTUNE_VERSION: str = mistune.__version__  # part of the render cache's key
 Token = dict[str, Any]
 _QUOTE_BREAKS = ["blank_line", "thematic_break", "fenced_code", "list", "block_html"]
 

@@ -31,6 +31,7 @@ from functools import cache
 
 import nh3
 
+NH3_VERSION = str(getattr(nh3, "__version__", "?"))  # part of the render cache's key (not in nh3's stubs)
 ALLOWED_TAGS = frozenset(
     {
         # what Markdown renders to

@@ -16,10 +16,12 @@ new one lock two different files at once.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import OutputError
@@ -30,11 +32,33 @@ _TMP_SUFFIX = ".dlcards-tmp"
 
 def write_atomic(target: Path, data: bytes) -> None:
     """Replace target with data, all at once; a file that already holds data is left alone."""
-    try:
-        if target.read_bytes() == data:
-            return  # nothing to do, and the file keeps its time stamp
-    except OSError:
-        pass  # missing or unreadable: write it
+    commit_staged(stage_file(target, data))
+
+
+# Staged files: written now, put in place later. A build makes each package and writes
+# it beside its target (`.NAME.XXXXXXXX.dlcards-tmp`, flushed to disk) as soon as it is
+# made, then replaces the lockfile, then renames the packages into place (build.py says
+# why in that order): memory holds one package at a time, never the whole vault's. A
+# rename is atomic, so a reader, or a build killed at any moment, finds the old file or
+# the new one; a killed build's temporary files are removed by the next (remove_leftovers).
+# A target that already holds exactly the new bytes is left alone: it keeps its inode
+# and time stamp, and file watchers see no change.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StagedFile:
+    """New content for target: in tmp, or None when target already holds it."""
+
+    target: Path
+    tmp: Path | None
+    sha256: str  # of the new content
+
+
+def stage_file(target: Path, data: bytes) -> StagedFile:
+    """Write data beside target and flush it to disk; target itself is not touched."""
+    digest = hashlib.sha256(data).hexdigest()
+    if _holds(target, data):
+        return StagedFile(target=target, tmp=None, sha256=digest)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_TMP_SUFFIX, dir=target.parent)
@@ -47,14 +71,40 @@ def write_atomic(target: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a deck is an ordinary file
-        os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(exc, OSError):
             raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
         raise
-    _sync_folder(target.parent)
+    return StagedFile(target=target, tmp=tmp, sha256=digest)
+
+
+def commit_staged(staged: StagedFile) -> None:
+    """Rename the staged file over its target and flush the folder (so the rename
+    survives a power cut); nothing to do when the target already held the content."""
+    if staged.tmp is None:
+        return
+    try:
+        os.replace(staged.tmp, staged.target)
+    except OSError as exc:
+        discard_staged(staged)
+        raise OutputError(f"{staged.target}: cannot write ({exc.strerror or exc})") from None
+    _sync_folder(staged.target.parent)
+
+
+def discard_staged(staged: StagedFile) -> None:
+    """Remove a staged file that will not be put in place (already gone is fine)."""
+    if staged.tmp is not None:
+        with contextlib.suppress(OSError):
+            staged.tmp.unlink()
+
+
+def _holds(target: Path, data: bytes) -> bool:
+    try:
+        return target.stat().st_size == len(data) and target.read_bytes() == data
+    except OSError:
+        return False  # missing or unreadable: write it
 
 
 def remove_leftovers(folder: Path, target_name: str | None = None) -> None:

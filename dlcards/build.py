@@ -17,7 +17,7 @@ no content to emit: it is reported, and found in Anki by its ID.
 
 Crash safety. One build at a time holds the decks folder (an OS file lock). Each
 package is made, one at a time, and staged beside its target (a temporary file,
-flushed to disk; staged.py) before anything is replaced; then the lockfile is
+flushed to disk; atomic.py) before anything is replaced; then the lockfile is
 replaced, then each staged package is renamed into place, then stale packages are
 deleted. So a build killed at any moment leaves every file either as it was or
 complete, and the lockfile is never older than a package next to it. Killed before
@@ -305,8 +305,8 @@ def _build_locked(
     )
     notetype_mod = identified.lock.notetype.mod if identified.lock.notetype else 0
     digests = PackageDigests(options.cache_dir) if options.cache_dir is not None else None
+    from .atomic import StagedFile
     from .package import discard_package, stage_package
-    from .staged import StagedFile
 
     staged: dict[Path, StagedFile] = {}
     try:

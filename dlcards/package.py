@@ -43,7 +43,7 @@ same bytes:
   cards carry the same.
 
 `stage_package` writes a rendered package next to its target and `write_package`
-puts it in place later (see staged.py): the build renders one package at a time,
+puts it in place later (see atomic.py): the build renders one package at a time,
 so memory follows the largest deck, and still replaces the lockfile before any
 package.
 
@@ -70,10 +70,10 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
+from .atomic import StagedFile, commit_staged, discard_staged, stage_file
 from .errors import OutputError
 from .model import MediaFile, Note
 from .notetype import BASIC, CLOZE, NOTE_TYPES, NoteType, css
-from .staged import StagedFile, commit_staged, discard_staged, stage_file
 
 # Part of every package's inputs digest (build.package_inputs): change it whenever the
 # same notes would give other bytes, so no build takes an old package for current.

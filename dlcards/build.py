@@ -44,7 +44,7 @@ from .atomic import hold_build_lock, remove_leftovers
 from .cache import PackageDigests, RenderCache, cache_key
 from .config import apply_settings
 from .errors import BuildFailed, LockfileError, Problem, Severity
-from .fastpath import record_report, recorded_report, take_snapshot
+from .fastpath import Snapshot, record_report, recorded_report, take_snapshot
 from .identify import (
     Identified,
     Matching,
@@ -157,18 +157,22 @@ def build(
     wait: Wait,
     on_busy: Callable[[], None] = lambda: None,
     progress: Progress | None = None,
+    snapshot: Snapshot | None = None,
 ) -> BuildReport:
     """Build the decks; raises BuildFailed (writing nothing) when the notes have errors.
 
     Holds the build lock of the decks folder from reading the lockfile to the last
     write; if another build holds it, calls on_busy and waits for it."""
     # Nothing changed since a build that wrote nothing: its report, without reading a
-    # note (fastpath.py says why that is exact).
-    before = take_snapshot(options) if options.cache_dir is not None else None
-    if before is not None and options.cache_dir is not None:
-        recorded = recorded_report(options.cache_dir, options.decks_dir, options.output, before)
-        if recorded is not None:
-            return recorded
+    # note (fastpath.py says why that is exact). A caller that already asked passes the
+    # snapshot it took (before reading anything, as this one must be).
+    before = snapshot
+    if before is None and options.cache_dir is not None:
+        before = take_snapshot(options)
+        if before is not None:
+            recorded = recorded_report(options.cache_dir, options.decks_dir, options.output, before, clock())
+            if recorded is not None:
+                return recorded
     # Mistakes in the notes stop the build before it touches the decks folder at all.
     cards, problems = sound_cards(options, progress)
     with hold_build_lock(options.decks_dir, on_busy):

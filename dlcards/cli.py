@@ -189,7 +189,7 @@ def build_command(
     from .fastpath import replay
 
     # Nothing changed since a build that wrote nothing: answered before the stages load.
-    report = replay(options)
+    report, snapshot = replay(options, time.time())
     if report is None:
         from .build import build
 
@@ -198,7 +198,14 @@ def build_command(
 
         try:
             with _Progress(settings) as progress, _cycle_collector_paused():
-                report = build(options, clock=time.time, wait=_sleep, on_busy=on_busy, progress=progress)
+                report = build(
+                    options,
+                    clock=time.time,
+                    wait=_sleep,
+                    on_busy=on_busy,
+                    progress=progress,
+                    snapshot=snapshot,
+                )
         except DlcardsError as exc:
             _fail(settings, exc)
     _print_report(

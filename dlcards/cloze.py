@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from .markdown import Token, parse_inline_tokens, parse_tokens, strip_comments
 from .model import Question
 
-_MARKER = re.compile(r"\{\{c(\d+)::|\}\}")
-_OPENER = re.compile(r"\{\{c\d+::")
+_MARKER = re.compile(r"\{\{c([0-9]+)::|\}\}")  # ASCII digits only, as Anki reads them
+_OPENER = re.compile(r"\{\{c[0-9]+::")
 _DOUBLED = re.compile(r"([{}:])(?=\1)")
 _TEX_CLOSE = re.compile(r"\}(?=\})")
 _CODE_AND_MATH = frozenset({"codespan", "block_code", "inline_math", "display_math", "block_math"})

@@ -14,8 +14,13 @@ The snapshot holds:
   their names;
 * the build's options and the versions of dlcards and of every library that shapes
   the output;
-* the size, modification time and inode of the lockfile and of every package in the
-  decks folder (dlcards replaces them by renaming, so a rewrite changes the inode).
+* the lockfile's bytes, and the size, modification and change times and inode of the
+  lockfile and of every package (dlcards replaces them by renaming, so a rewrite
+  changes the inode; a change in place changes the change time, which no one can set
+  back).
+
+The clock is checked too: a lockfile whose changes lie ahead of the clock is for the
+ordinary path to refuse.
 
 Any difference, and the build takes the ordinary path. A symlink, a file that cannot
 be read, or anything odd under the notes makes no snapshot at all (the ordinary path
@@ -29,6 +34,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +44,7 @@ from . import __version__
 from .errors import Problem, Severity
 from .model import BuildOptions, BuildReport, Departed, PackageSummary
 
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2
 _SKIPPED_DIRS = frozenset({".git"})
 # The libraries that shape what a build writes. An upgrade rewrites their files, which
 # the snapshot sees without importing them (the point is to answer before any import).
@@ -48,17 +54,24 @@ _LIBRARIES = ("dlcards", "mistune", "pygments", "nh3", "yaml", "genanki")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot:
     inputs: str  # digest of the options, versions and every file under the notes
-    outputs: tuple[tuple[str, tuple[int, int, int]], ...]  # decks folder: name -> (size, mtime, inode)
+    # Output files: path -> (size, mtime, ctime, inode), all -1 when missing.
+    outputs: tuple[tuple[str, tuple[int, int, int, int]], ...]
+    latest_mod: int  # the newest mod the lockfile records (0 without one)
 
 
-def replay(options: BuildOptions) -> BuildReport | None:
-    """The report of the last build that wrote nothing, when nothing has changed since."""
+_MISSING = (-1, -1, -1, -1)
+_MOD = re.compile(rb'"mod":\s*([0-9]+)')
+
+
+def replay(options: BuildOptions, now: float) -> tuple[BuildReport | None, Snapshot | None]:
+    """The report of the last build that wrote nothing, when nothing has changed since
+    (None otherwise), and the snapshot taken to decide it (for the build to reuse)."""
     if options.cache_dir is None:
-        return None
+        return None, None
     snapshot = take_snapshot(options)
     if snapshot is None:
-        return None
-    return recorded_report(options.cache_dir, options.decks_dir, options.output, snapshot)
+        return None, None
+    return recorded_report(options.cache_dir, options.decks_dir, options.output, snapshot, now), snapshot
 
 
 def take_snapshot(options: BuildOptions) -> Snapshot | None:
@@ -80,25 +93,38 @@ def take_snapshot(options: BuildOptions) -> Snapshot | None:
     h.update(f"{RECORD_FORMAT}\x00{__version__}\x00{_code_fingerprint()}\x00{settings!r}\x00".encode())
     for n, root in enumerate((notes_dir, *attachments)):
         h.update(f"root {n} {os.path.realpath(root)}\x00".encode())
-        if not _hash_tree(root, h) and n == 0:
+        if n > 0 and not os.path.lexists(root):
+            h.update(b"missing\x00")  # an attachments folder not made yet
+        elif not _hash_tree(root, h):
             return None
-    outputs: list[tuple[str, tuple[int, int, int]]] = []
-    places = [decks_dir] + ([output.parent] if output is not None else [])
-    for place in places:
+    try:
+        lock = (decks_dir / "dlcards.lock").read_bytes()
+    except FileNotFoundError:
+        lock = b""
+    except OSError:
+        return None
+    h.update(b"lock\x00" + lock)
+    latest_mod = max((int(m) for m in _MOD.findall(lock)), default=0)
+    paths: set[Path] = {output} if output is not None else set()
+    for place in [decks_dir] + ([output.parent] if output is not None else []):
         try:
-            names = sorted(os.listdir(place))
+            names = os.listdir(place)
         except FileNotFoundError:
             continue
         except OSError:
             return None
-        for name in names:
-            if name.endswith(".apkg") or name == "dlcards.lock":
-                try:
-                    info = os.stat(place / name, follow_symlinks=False)
-                except OSError:
-                    return None
-                outputs.append((str(place / name), (info.st_size, info.st_mtime_ns, info.st_ino)))
-    return Snapshot(inputs=h.hexdigest(), outputs=tuple(outputs))
+        paths.update(place / name for name in names if name.endswith(".apkg") or name == "dlcards.lock")
+    outputs: list[tuple[str, tuple[int, int, int, int]]] = []
+    for path in sorted(paths):
+        try:
+            info = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            outputs.append((str(path), _MISSING))
+            continue
+        except OSError:
+            return None
+        outputs.append((str(path), (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)))
+    return Snapshot(inputs=h.hexdigest(), outputs=tuple(outputs), latest_mod=latest_mod)
 
 
 def _code_fingerprint() -> str:
@@ -130,9 +156,10 @@ def _code_fingerprint() -> str:
 def _hash_tree(root: Path, h: Any) -> bool:
     """Fold every file under root (names and contents) into h; False when something
     there is unusual (a link, a special file, an unreadable one) or root is missing."""
-    if not root.is_dir() or root.is_symlink():
+    real = os.path.realpath(root)  # a root may itself be a link (the settings allow one)
+    if not os.path.isdir(real):
         return False
-    for folder, dirs, files in os.walk(root, onerror=_raise):
+    for folder, dirs, files in os.walk(real, onerror=_raise):
         dirs.sort()
         for d in list(dirs):
             if d in _SKIPPED_DIRS:
@@ -149,7 +176,7 @@ def _hash_tree(root: Path, h: Any) -> bool:
                     data = f.read()
             except OSError:
                 return False
-            rel = os.path.relpath(path, root)
+            rel = os.path.relpath(path, real)
             h.update(f"{rel}\x00{len(data)}\x00".encode("utf-8", "surrogateescape"))
             h.update(data)
     return True
@@ -169,9 +196,11 @@ def _key(decks_dir: Path, output: Path | None) -> str:
 
 
 def recorded_report(
-    cache_dir: Path, decks_dir: Path, output: Path | None, snapshot: Snapshot
+    cache_dir: Path, decks_dir: Path, output: Path | None, snapshot: Snapshot, now: float
 ) -> BuildReport | None:
     """The report of the last build that wrote nothing, if nothing has changed since."""
+    if snapshot.latest_mod > now:
+        return None  # the clock is behind the lockfile: the ordinary path says so
     try:
         text = _record_path(cache_dir, _key(decks_dir, output)).read_text(encoding="utf-8")
         data = json.loads(text)

@@ -223,12 +223,13 @@ _LATEX_PRE = (
 )
 _LATEX_POST = "\\end{document}"
 
-# How Anki reads cloze deletions: `{{cN::` opens one (N up to 65535; a larger N is
-# plain text; c0 opens one that makes no card), `}}` closes the innermost open one,
-# deletions nest, and an opening never closed turns into plain text with every
-# deletion inside it.
-_CLOZE_TOKEN = re.compile(r"\{\{c(\d+)::|\}\}")
+# How Anki reads cloze deletions: `{{cN::` opens one (N up to 65535, in ASCII digits;
+# a larger N is plain text; c0 opens one that makes no card; N above 500 is card 500),
+# `}}` closes the innermost open one, deletions nest, and an opening never closed turns
+# into plain text with every deletion inside it.
+_CLOZE_TOKEN = re.compile(r"\{\{c([0-9]+)::|\}\}")
 _MAX_CLOZE = 65535
+_LAST_CARD = 499  # the highest card ord Anki gives a cloze
 
 
 def deck_id(name: str) -> int:
@@ -257,7 +258,7 @@ def cloze_ords(text: str) -> tuple[int, ...]:
                 opened[-1][1].extend(closed)
             else:
                 numbers.update(closed)
-    return tuple(sorted(n - 1 for n in numbers if n > 0)) or (0,)
+    return tuple(sorted({min(n - 1, _LAST_CARD) for n in numbers if n > 0})) or (0,)
 
 
 def card_ords(note: Note) -> tuple[int, ...]:

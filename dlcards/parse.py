@@ -67,12 +67,12 @@ _Q_LINE = re.compile(r"^[ \t]*(?:\*\*|__)?Q[ \t]*\d*[ \t]*[:.](?:\*\*|__)?[ \t]*
 _A_LINE = re.compile(r"^[ \t]*(?:\*\*|__)?A[ \t]*[:.](?:\*\*|__)?[ \t]*", re.IGNORECASE)
 
 # A cloze deletion, or (in a file whose front matter says `cloze: true`) a highlight.
-_CLOZE = re.compile(r"\{\{c\d+::")
+_CLOZE = re.compile(r"\{\{c[0-9]+::")
 _HIGHLIGHT = re.compile(r"==(?=\S)[^=\n]*?\S==")
 _CODE_KINDS = ("block_code", "fenced_code")
 _CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.DOTALL)
 _CODE = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?^ {0,3}\1|(`+)(?!`).*?(?<!`)\2(?!`)", re.DOTALL | re.MULTILINE)
-_CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
+_CLOZE_NUMBER = re.compile(r"\{\{c([0-9]+)::")
 _MAX_CLOZE = 500  # Anki reads a higher number as 500
 
 _md = create_markdown(renderer=None)

@@ -32,7 +32,7 @@ from .notetype import NOTE_TYPES, css
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 # Anki counts a field as empty when it holds only whitespace, <br> and <div> tags.
 _EMPTY_FIELD = re.compile(r"^(?:\s|</?(?:br|div) ?/?>)*$", re.IGNORECASE)
-_CLOZE = re.compile(r"\{\{c(\d+)::(.*?)(?:::(.*?))?\}\}", re.DOTALL)
+_CLOZE = re.compile(r"\{\{c([0-9]+)::(.*?)(?:::(.*?))?\}\}", re.DOTALL)
 
 MATH_NOTE = (
     "Math is shown as its \\(…\\) source: Anki typesets it with MathJax, "

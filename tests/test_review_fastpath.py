@@ -1,6 +1,5 @@
-"""Review of the replayed no-op rebuild (fastpath.py), the skipped lockfile save and
-cloze card counting: each defect test fails today for the reason its docstring names;
-the others pin behaviour that was verified by hand and had no test."""
+"""The replayed no-op rebuild (fastpath.py) against the ways a world can change behind
+its back, the skipped lockfile save, and cloze cards as Anki numbers them."""
 
 from __future__ import annotations
 
@@ -11,42 +10,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import Project
+from test_fastpath import _build, _options
 
-from dlcards import build as build_module
 from dlcards.build import build
 from dlcards.cli import main
 from dlcards.errors import LockfileError
 from dlcards.lockfile import LOCK_NAME, NotetypeState, load_lock, save_lock
-from dlcards.model import BuildOptions, BuildReport
 from dlcards.package import cloze_ords
 
 QUESTION = "## What does the record hold?\n\n**Answer:** The {what} of a build.\n"
 PICTURE = "## What does the picture show?\n\n**Answer:** This: ![[pic.png]]\n"
-
-
-def _options(project: Project, **changes: object) -> BuildOptions:
-    values: dict[str, object] = {
-        "notes_dir": project.notes,
-        "decks_dir": project.decks,
-        "cache_dir": project.root / "cache",
-        **changes,
-    }
-    return BuildOptions(**values)  # type: ignore[arg-type]
-
-
-def _build(project: Project, monkeypatch: pytest.MonkeyPatch, **changes: object) -> tuple[BuildReport, bool]:
-    """The report, and whether the notes were read (False: answered from the record)."""
-    read = []
-    real = build_module.sound_cards
-
-    def counting(*args: object, **kwargs: object) -> object:
-        read.append(True)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(build_module, "sound_cards", counting)
-    project.clock.advance()
-    report = build(_options(project, **changes), clock=project.clock, wait=project.clock.wait)
-    return report, bool(read)
 
 
 def _quiet(project: Project, monkeypatch: pytest.MonkeyPatch, **changes: object) -> None:
@@ -66,7 +39,7 @@ def _rewrite_in_place(path: Path, data: bytes) -> None:
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
 
 
-# Defects: the replay answers where an ordinary build would answer otherwise.
+# The replay never answers where an ordinary build would answer otherwise.
 
 
 def test_an_edited_picture_in_a_symlinked_attachments_folder_is_seen(
@@ -145,7 +118,7 @@ def test_a_clock_behind_the_lockfile_fails_the_replay_too(
         build(_options(project), clock=project.clock, wait=project.clock.wait)
 
 
-# Defects: cloze cards that Anki counts otherwise.
+# Cloze cards as Anki counts them.
 
 
 @pytest.mark.parametrize(

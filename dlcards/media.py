@@ -204,7 +204,8 @@ def resolve_media(
     problems: list[Problem] = []
     out: list[Card] = []
     for card in cards:
-        if "<img" not in _joined(card) and "[sound:" not in _joined(card):
+        fields = card.front + card.back + card.discussion
+        if "<img" not in fields and "[sound:" not in fields:
             out.append(card)
             continue
         files: dict[str, MediaFile] = {}
@@ -230,13 +231,9 @@ def resolve_media(
     return out, problems
 
 
-def _joined(card: Card) -> str:
-    return card.front + card.back + card.discussion
-
-
 def _rewrite(field_html: str, local: _Local) -> str:
     """A field with each local reference replaced by its media file's name."""
-    if "<img" not in field_html.lower() and "[sound:" not in field_html:
+    if "<img" not in field_html and "[sound:" not in field_html:  # the sanitizer writes tags in lower case
         return field_html
     pieces = []
     for text, is_code in _outside_code(field_html):

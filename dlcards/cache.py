@@ -22,7 +22,7 @@ from . import __version__
 from .errors import Problem, Severity
 from .model import Card, ParsedFile, Question, SourceFile
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 def _dependency_versions() -> str:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import Problem, Severity
-from .model import Card, MediaFile
+from .model import Card, MediaFile, Question
 
 MAX_MEDIA_BYTES = 100 * 1024 * 1024  # a card's file larger than this is a mistake, not a picture
 
@@ -214,7 +214,7 @@ def resolve_media(
             found = resolver.find(card.question.path, target)
             media = resolver.media_file(found) if isinstance(found, Path) else found
             if isinstance(media, str):
-                problems.append(_problem(card, notes_dir, target, media))
+                problems.append(_problem(card, target, media))
                 return None
             files[media.name] = media
             return media.name
@@ -276,27 +276,32 @@ def _outside_code(text: str) -> Iterator[tuple[str, bool]]:
     yield text[at:], False
 
 
-def _problem(card: Card, notes_dir: Path, target: str, reason: str) -> Problem:
+def _problem(card: Card, target: str, reason: str) -> Problem:
     q = card.question
     return Problem(
         severity=Severity.ERROR,
         path=q.display_path,
-        line=_line_of(notes_dir / q.path, target, q.line),
+        line=_line_of(q, target),
         message=f"media file {target!r}: {reason}",
     )
 
 
-def _line_of(path: Path, target: str, after: int) -> int:
-    """The line where a reference is written: its first mention at or after the
-    question's line (the question's line when it cannot be found)."""
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return after
+def _line_of(q: Question, target: str) -> int:
+    """The line where a reference is written: its first mention in the question's parts
+    (the question's line when it cannot be found)."""
     plain = urllib.parse.unquote(target)
-    needles = {target, plain, urllib.parse.quote(plain, safe="/:"), html.escape(plain, quote=False)}
-    for n in range(max(after, 1), len(lines) + 1):
-        line = lines[n - 1]
-        if any(needle in line or needle in urllib.parse.unquote(line) for needle in needles):
-            return n
-    return after
+    needles = (target, plain, urllib.parse.quote(plain, safe="/:"), html.escape(plain, quote=False))
+    parts = (
+        (q.title, q.line),
+        (q.prompt, q.prompt_line),
+        (q.answer, q.answer_line),
+        (q.discussion, q.discussion_line),
+    )
+    for text, first in parts:
+        if not first:
+            continue
+        for candidate in (text, urllib.parse.unquote(text)):
+            at = min((i for i in (candidate.find(n) for n in needles) if i >= 0), default=-1)
+            if at >= 0:
+                return first + candidate[:at].count("\n")
+    return q.line

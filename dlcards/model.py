@@ -61,6 +61,11 @@ class Question:
     explicit_id: str | None = None
     # Front matter `cloze: true`: `==highlights==` become cloze deletions.
     cloze_highlights: bool = False
+    # The file lines where the prompt, answer and discussion begin (0: not known), so a
+    # later stage can name the line of something inside them without reading the file.
+    prompt_line: int = 0
+    answer_line: int = 0
+    discussion_line: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

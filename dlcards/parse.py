@@ -675,6 +675,9 @@ class _FileParser:
             discussion="".join(draft.parts["discussion"]).strip(),
             explicit_id=self._explicit_id(draft),
             cloze_highlights=self.cloze_highlights,
+            prompt_line=_part_line(draft, "prompt"),
+            answer_line=_part_line(draft, "answer"),
+            discussion_line=_part_line(draft, "discussion"),
         )
 
     def _topic(self, draft: _Draft) -> str | None:
@@ -739,6 +742,15 @@ class _FileParser:
                 and not _ID_BLOCK.match(str(block.token["raw"]))
             ):
                 self._warn(block.line, "an id comment must be '<!-- id: one-word-slug -->'; ignored")
+
+
+def _part_line(draft: _Draft, part: str) -> int:
+    """The file line where a part's text begins (0 when the part is empty)."""
+    for text, block in zip(draft.parts[part], draft.blocks[part], strict=True):
+        rest = text.lstrip()
+        if rest:
+            return block.line + text[: len(text) - len(rest)].count("\n")
+    return 0
 
 
 def _after(items: list[int], n: int) -> Iterator[int]:

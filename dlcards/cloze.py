@@ -24,7 +24,7 @@ from .markdown import Token, parse_inline_tokens, parse_tokens, strip_comments
 from .model import Question
 
 _MARKER = re.compile(r"\{\{c([0-9]+)::|\}\}")  # ASCII digits only, as Anki reads them
-_OPENER = re.compile(r"\{\{c[0-9]+::")
+OPENER = re.compile(r"\{\{c([0-9]+)::")  # a deletion's opening, with its number
 _DOUBLED = re.compile(r"([{}:])(?=\1)")
 _TEX_CLOSE = re.compile(r"\}(?=\})")
 _CODE_AND_MATH = frozenset({"codespan", "block_code", "inline_math", "display_math", "block_math"})
@@ -86,7 +86,7 @@ class _Scan:
 
 
 def _holds_opener(token: Token) -> bool:
-    if token.get("type") == "text" and _OPENER.search(str(token.get("raw", ""))):
+    if token.get("type") == "text" and OPENER.search(str(token.get("raw", ""))):
         return True
     children = token.get("children")
     return isinstance(children, list) and any(_holds_opener(child) for child in children)

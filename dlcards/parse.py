@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from .cloze import OPENER as CLOZE_OPENER
 from .cloze import is_cloze
 from .errors import Problem, Severity
 from .labels import (
@@ -66,13 +67,11 @@ _BOLD_QUESTION = re.compile(r"^(\*\*|__)(?=\S)(.+?)(?<=\S)\1[ \t]*$", re.DOTALL)
 _Q_LINE = re.compile(r"^[ \t]*(?:\*\*|__)?Q[ \t]*\d*[ \t]*[:.](?:\*\*|__)?[ \t]*", re.IGNORECASE)
 _A_LINE = re.compile(r"^[ \t]*(?:\*\*|__)?A[ \t]*[:.](?:\*\*|__)?[ \t]*", re.IGNORECASE)
 
-# A cloze deletion, or (in a file whose front matter says `cloze: true`) a highlight.
-_CLOZE = re.compile(r"\{\{c[0-9]+::")
+# In a file whose front matter says `cloze: true`, a highlight is a cloze deletion.
 _HIGHLIGHT = re.compile(r"==(?=\S)[^=\n]*?\S==")
 _CODE_KINDS = ("block_code", "fenced_code")
-_CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.DOTALL)
+# Code (fenced blocks and spans), where no cloze deletion is one.
 _CODE = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?^ {0,3}\1|(`+)(?!`).*?(?<!`)\2(?!`)", re.DOTALL | re.MULTILINE)
-_CLOZE_NUMBER = re.compile(r"\{\{c([0-9]+)::")
 _MAX_CLOZE = 500  # Anki reads a higher number as 500
 
 _md = create_markdown(renderer=None)
@@ -206,8 +205,8 @@ class _FileParser:
         for block in blocks:
             if block.kind in _CODE_KINDS:
                 continue
-            raw = _CODE_SPAN.sub("", self._source(block))
-            if _CLOZE.search(raw) or (pattern is not None and pattern.search(raw)):
+            raw = _CODE.sub("", self._source(block))
+            if CLOZE_OPENER.search(raw) or (pattern is not None and pattern.search(raw)):
                 return True
         return False
 
@@ -617,7 +616,7 @@ class _FileParser:
             ):
                 draft.blocks[part].pop()
                 draft.parts[part].pop()
-        title_cloze = bool(_CLOZE.search(_CODE_SPAN.sub("", draft.title)))
+        title_cloze = bool(CLOZE_OPENER.search(_CODE.sub("", draft.title)))
         if not any(p.strip() for p in draft.parts["answer"]) and (draft.by_cloze or title_cloze):
             # A cloze section without an answer label: its text is the cloze text.
             draft.parts["answer"], draft.parts["prompt"] = draft.parts["prompt"], []
@@ -632,7 +631,7 @@ class _FileParser:
                 # Its "deletions" were in math or code: not a question after all (one
                 # with a question-like heading is warned about when it has no answer).
                 return None if draft.by_cloze or self._answer_missing(draft, answer) else question
-            numbers = [int(n) for n in _CLOZE_NUMBER.findall(_CODE.sub("", f"{draft.title}\n{answer}"))]
+            numbers = [int(n) for n in CLOZE_OPENER.findall(_CODE.sub("", f"{draft.title}\n{answer}"))]
             wrong = sorted({n for n in numbers if not 1 <= n <= _MAX_CLOZE})
             if wrong:
                 at = self.text.find(f"{{{{c{wrong[0]}::", draft.start)

@@ -44,7 +44,7 @@ from typing import Any
 from anki.collection import Collection, ImportAnkiPackageRequest
 from anki_import import DESKTOP_DEFAULTS
 from click.testing import CliRunner, Result
-from test_preview import Png, decode_png
+from test_preview import CHROMIUM_FLAGS, Png, decode_png
 
 from dlcards.cli import main
 
@@ -271,14 +271,7 @@ class Browser:
         os.close(to_chromium)
         os.close(from_chromium)
         flags = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *CHROMIUM_FLAGS,
             "--hide-scrollbars",
             "--force-color-profile=srgb",
             "--allow-file-access-from-files",  # MathJax's fonts are files next to its script

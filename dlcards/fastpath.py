@@ -44,7 +44,7 @@ from . import __version__
 from .errors import Problem, Severity
 from .model import BuildOptions, BuildReport, Departed, PackageSummary
 
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
 _SKIPPED_DIRS = frozenset({".git"})
 # The libraries that shape what a build writes. An upgrade rewrites their files, which
 # the snapshot sees without importing them (the point is to answer before any import).
@@ -168,17 +168,16 @@ def _hash_tree(root: Path, h: Any) -> bool:
                 return False
         for name in sorted(files):
             path = os.path.join(folder, name)
+            rel = os.path.relpath(path, real)
             try:
                 info = os.stat(path, follow_symlinks=False)
                 if not stat.S_ISREG(info.st_mode):
                     return False
                 with open(path, "rb") as f:
-                    data = f.read()
+                    content = hashlib.file_digest(f, "sha256").hexdigest()  # in pieces, however large
             except OSError:
                 return False
-            rel = os.path.relpath(path, real)
-            h.update(f"{rel}\x00{len(data)}\x00".encode("utf-8", "surrogateescape"))
-            h.update(data)
+            h.update(f"{rel}\x00{content}\x00".encode("utf-8", "surrogateescape"))
     return True
 
 

@@ -38,7 +38,7 @@ from functools import lru_cache
 from .errors import Problem, Severity
 from .lockfile import Lock, LockEntry, NotetypeState, RemovedNote
 from .model import Card, DeckMove, Departed, Note, Question, Rematch
-from .notetype import NOTE_TYPES
+from .notetype import NOTE_TYPES, note_fields
 
 SIMILARITY = 0.8
 REMOVED_TAG = "dlcards::removed"
@@ -377,12 +377,6 @@ def keep_departed(matching: Matching, found: Mapping[str, RemovedNote]) -> Match
             e = replace(e, removed_note=note)
         departed.append(e)
     return replace(matching, departed=tuple(departed))
-
-
-def note_fields(card: Card, guid: str) -> tuple[str, ...]:
-    """Question, Answer, Discussion, Source, ID (a cloze: Text, Extra, Discussion,
-    Source, ID): the note type's frozen field order."""
-    return (card.front, card.back, card.discussion, card.source, guid)
 
 
 def earliest_mod(matching: Matching, lock: Lock, notetype_hash: str) -> int:

@@ -14,7 +14,7 @@ from .errors import Problem, Severity
 from .identify import match_cards, note_tags
 from .lockfile import LOCK_NAME, load_lock
 from .model import BuildOptions, Card
-from .preview import card_fields
+from .notetype import named_fields
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,7 +36,7 @@ class QuestionRow:
             "line": self.line,
             "question": q,
             "kind": self.card.kind,
-            "fields": {name: value for name, value in card_fields(self.card).items() if name != "ID"},
+            "fields": {name: value for name, value in named_fields(self.card).items() if name != "ID"},
             "media": [{"name": m.name, "path": str(m.path)} for m in self.card.media],
         }
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from .highlight import code_css
+from .model import Card
 
 # Frozen: never change these values or the order of FIELDS and TEMPLATES.
 MODEL_ID = 1764100800001
@@ -202,6 +203,18 @@ CLOZE = NoteType(
     back=CLOZE_BACK,
 )
 NOTE_TYPES = {"basic": BASIC, "cloze": CLOZE}
+
+
+def note_fields(card: Card, guid: str) -> tuple[str, ...]:
+    """Question, Answer, Discussion, Source, ID (a cloze: Text, Extra, Discussion,
+    Source, ID): the note type's frozen field order."""
+    return (card.front, card.back, card.discussion, card.source, guid)
+
+
+def named_fields(card: Card, guid: str = "") -> dict[str, str]:
+    """A card's fields by their names in its note type."""
+    names = (f.name for f in NOTE_TYPES[card.kind].fields)
+    return dict(zip(names, note_fields(card, guid), strict=True))
 
 
 @cache

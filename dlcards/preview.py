@@ -24,7 +24,7 @@ from collections.abc import Mapping
 
 from .identify import note_tags
 from .model import Card
-from .notetype import NOTE_TYPES, css
+from .notetype import NOTE_TYPES, css, named_fields
 
 # Anki's template tags: {{Field}}, {{#Field}}...{{/Field}}, {{FrontSide}} and
 # {{cloze:Field}} are what our templates use; other filters ({{text:Field}}), inverted
@@ -109,18 +109,11 @@ def cloze_side(text: str, number: int, *, back: bool) -> str:
     return _CLOZE.sub(one, text)
 
 
-def card_fields(card: Card) -> dict[str, str]:
-    """The note's fields for one card; the ID (a guid, never shown) is left empty."""
-    values = (card.front, card.back, card.discussion, card.source, "")
-    names = (f.name for f in NOTE_TYPES[card.kind].fields)
-    return dict(zip(names, values, strict=True))
-
-
 def render_sides(card: Card) -> tuple[str, str]:
     """The HTML of a card's front and back (a cloze note's first card), from the note
     type's templates, with its images inline."""
     note_type = NOTE_TYPES[card.kind]
-    fields = {name: _inline_media(value, card) for name, value in card_fields(card).items()}
+    fields = {name: _inline_media(value, card) for name, value in named_fields(card).items()}
     first = min((int(m.group(1)) for m in _CLOZE.finditer(card.front)), default=1)
     front = render_template(note_type.front, fields, cloze=first)
     return front, render_template(note_type.back, fields, front_side=front, cloze=first, back=True)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import __version__
-from .atomic import hold_build_lock, remove_leftovers
+from .atomic import StagedFile, hold_build_lock, remove_leftovers
 from .cache import PackageDigests, RenderCache, cache_key
 from .config import apply_settings
 from .errors import BuildFailed, LockfileError, Problem, Severity
@@ -60,7 +60,14 @@ from .lockfile import LOCK_NAME, Lock, RemovedNote, load_lock, save_lock
 from .media import recorded_media, resolve_media
 from .model import BuildOptions, BuildReport, Card, Note, PackageSummary, ParsedFile, SourceFile
 from .notetype import notetype_hash
-from .package import delete_package, read_package_notes, render_package, write_package
+from .package import (
+    delete_package,
+    discard_package,
+    read_package_notes,
+    render_package,
+    stage_package,
+    write_package,
+)
 from .read import read_notes
 
 _CLOCK_SLACK = 5  # seconds of clock difference tolerated between machines sharing a lockfile
@@ -309,9 +316,6 @@ def _build_locked(
     )
     notetype_mod = identified.lock.notetype.mod if identified.lock.notetype else 0
     digests = PackageDigests(options.cache_dir) if options.cache_dir is not None else None
-    from .atomic import StagedFile
-    from .package import discard_package, stage_package
-
     staged: dict[Path, StagedFile] = {}
     try:
         # One package at a time: made, written beside its target (flushed, not yet in

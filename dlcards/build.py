@@ -34,10 +34,11 @@ that build would overwrite edits made in Anki in between.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from . import __version__
 from .atomic import StagedFile, hold_build_lock, remove_leftovers
@@ -45,9 +46,11 @@ from .cache import PackageDigests, RenderCache, cache_key
 from .config import apply_settings
 from .errors import BuildFailed, LockfileError, Problem, Severity
 from .fastpath import Snapshot, record_report, recorded_report, take_snapshot
+from .fieldstore import FieldStore
 from .identify import (
     Identified,
     Matching,
+    content_hash,
     earliest_mod,
     find_duplicates,
     keep_departed,
@@ -57,7 +60,7 @@ from .identify import (
     untracked_departures,
 )
 from .lockfile import LOCK_NAME, Lock, RemovedNote, load_lock, save_lock
-from .media import recorded_media, resolve_media
+from .media import MediaStage, recorded_media
 from .model import BuildOptions, BuildReport, Card, Note, PackageSummary, ParsedFile, SourceFile
 from .notetype import notetype_hash
 from .package import (
@@ -68,7 +71,10 @@ from .package import (
     stage_package,
     write_package,
 )
-from .read import read_notes
+from .read import iter_notes, note_paths
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 _CLOCK_SLACK = 5  # seconds of clock difference tolerated between machines sharing a lockfile
 
@@ -86,31 +92,54 @@ def collect_cards(
 
     Files whose content the cache already holds are neither parsed nor rendered;
     the others are, in several processes when there is enough work to pay for them."""
-    sources, problems = read_notes(options.notes_dir, options.notes_display)
-    sources = [apply_settings(s, options.deck_names, options.default_tags) for s in sources]
-    cache = RenderCache(options.cache_dir) if options.cache_dir is not None else None
-    results: list[tuple[list[Card], ParsedFile] | None] = []
-    missing: list[int] = []
-    for n, source in enumerate(sources):
-        hit = cache.get(cache_key(source)) if cache is not None else None
-        results.append(hit)
-        if hit is None:
-            missing.append(n)
-    todo = [sources[n] for n in missing]
-    done = len(sources) - len(todo)
-    for n, source, fresh in zip(missing, todo, _parse_and_render_all(todo, options.workers), strict=True):
-        results[n] = fresh
-        if cache is not None:
-            cache.put(cache_key(source), *fresh)
-        done += 1
-        if progress is not None:
-            progress(done, len(sources))
     cards: list[Card] = []
-    for result in results:
-        assert result is not None
-        cards.extend(result[0])
-        problems.extend(result[1].problems)
+    problems: list[Problem] = []
+    for file_cards, parsed in each_file(options, problems, progress):
+        cards.extend(file_cards)
+        problems.extend(parsed.problems)
     return cards, problems
+
+
+def each_file(
+    options: BuildOptions, problems: list[Problem], progress: Progress | None = None
+) -> Iterator[tuple[list[Card], ParsedFile]]:
+    """collect_cards a file at a time, in the notes' order (reading problems go to
+    problems). Files are read as they are needed and rendered a few ahead of the one
+    handed on, so neither the vault's text nor its cards are in memory all at once."""
+    paths = note_paths(options.notes_dir, options.notes_display, problems)
+    cache = RenderCache(options.cache_dir) if options.cache_dir is not None else None
+    with _Renderer(options.workers) as renderer:
+        window: deque[tuple[str, _Pending | None, _Pending]] = deque()  # key, cached, cards
+        done = 0
+
+        def finish() -> tuple[list[Card], ParsedFile]:
+            nonlocal done
+            key, hit, pending = window.popleft()
+            result = pending if isinstance(pending, tuple) else pending.result()
+            if cache is not None and hit is None:
+                cache.put(key, *result)
+            done += 1
+            if progress is not None:
+                progress(done, len(paths))
+            return result
+
+        for source in iter_notes(options.notes_dir, options.notes_display, paths, problems):
+            source = apply_settings(source, options.deck_names, options.default_tags)
+            key = cache_key(source) if cache is not None else ""
+            hit = cache.get(key) if cache is not None else None
+            window.append((key, hit, hit if hit is not None else renderer.submit(source)))
+            while window and (len(window) > renderer.ahead or _ready(window[0][2])):
+                yield finish()
+        while window:
+            yield finish()
+
+
+# A file's cards: at hand (from the cache, or rendered here) or on their way from a worker.
+_Pending: TypeAlias = "tuple[list[Card], ParsedFile] | Future[tuple[list[Card], ParsedFile]]"
+
+
+def _ready(pending: _Pending) -> bool:
+    return isinstance(pending, tuple) or pending.done()
 
 
 _PARALLEL_BYTES = 256 * 1024  # below this, starting processes costs more than it saves
@@ -126,32 +155,55 @@ def _parse_and_render(source: SourceFile) -> tuple[list[Card], ParsedFile]:
     return [render_card(q) for q in parsed.questions], parsed
 
 
-def _parse_and_render_all(sources: list[SourceFile], workers: int) -> Iterator[tuple[list[Card], ParsedFile]]:
-    """Each file's cards, in order, as they are ready."""
-    if not sources:
-        return
-    # Once, before any worker forks: each starts with the stages already imported.
-    from . import parse, render  # noqa: F401
+class _Renderer:
+    """Parses and renders files the cache does not hold: in this process until there
+    is enough work to pay for starting others, then in `workers` processes."""
 
-    size = sum(len(s.body) for s in sources)
-    if workers <= 1 or len(sources) < 2 or size < _PARALLEL_BYTES:
-        yield from (_parse_and_render(s) for s in sources)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.ahead = 1  # files rendered ahead of the one handed on: a few per process
+        self._bytes = 0
+        self._pool: ProcessPoolExecutor | None = None
 
-    # fork: the workers start with everything imported; the build has no threads.
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=min(workers, len(sources)), mp_context=context) as pool:
-        yield from pool.map(_parse_and_render, sources, chunksize=max(1, len(sources) // (workers * 8)))
+    def __enter__(self) -> _Renderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def submit(self, source: SourceFile) -> _Pending:
+        self._bytes += len(source.body)
+        if self._pool is None and self.workers > 1 and self._bytes >= _PARALLEL_BYTES:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # Once, before any worker forks: each starts with the stages already imported.
+            from . import parse, render  # noqa: F401
+
+            # fork: the workers start with everything imported; the build has no threads.
+            context = multiprocessing.get_context("fork")
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self.ahead = 4 * self.workers
+        if self._pool is None:
+            return _parse_and_render(source)
+        return self._pool.submit(_parse_and_render, source)
 
 
-def sound_cards(options: BuildOptions, progress: Progress | None = None) -> tuple[list[Card], list[Problem]]:
+def sound_cards(
+    options: BuildOptions, progress: Progress | None = None, store: FieldStore | None = None
+) -> tuple[list[Card], list[Problem]]:
     """Every card and the warnings about them; raises BuildFailed when the notes have
-    errors (or no question at all)."""
-    cards, problems = collect_cards(options, progress)
-    cards, media_problems = resolve_media(cards, options.notes_dir, options.attachments)
-    problems.extend(media_problems)
+    errors (or no question at all). With a store, each file's cards keep their fields
+    there as soon as the file is done (so the cards of a big vault hold no HTML)."""
+    media = MediaStage(options.notes_dir, options.attachments)
+    cards: list[Card] = []
+    problems: list[Problem] = []
+    for file_cards, parsed in each_file(options, problems, progress):
+        resolved, media_problems = media.resolve(file_cards)
+        problems.extend(parsed.problems)
+        problems.extend(media_problems)
+        cards.extend(resolved if store is None else map(store.keep, resolved))
     problems.extend(find_duplicates(cards))
     _stop_on_errors(problems, cards, options)
     return cards, problems
@@ -180,13 +232,14 @@ def build(
             recorded = recorded_report(options.cache_dir, options.decks_dir, options.output, before, clock())
             if recorded is not None:
                 return recorded
-    # Mistakes in the notes stop the build before it touches the decks folder at all.
-    cards, problems = sound_cards(options, progress)
-    with hold_build_lock(options.decks_dir, on_busy):
-        remove_leftovers(options.decks_dir)
-        if options.output is not None:
-            remove_leftovers(options.output.parent, options.output.name)
-        report = _build_locked(options, cards, problems, clock=clock, wait=wait)
+    with FieldStore(options.cache_dir) as store:
+        # Mistakes in the notes stop the build before it touches the decks folder at all.
+        cards, problems = sound_cards(options, progress, store)
+        with hold_build_lock(options.decks_dir, on_busy):
+            remove_leftovers(options.decks_dir)
+            if options.output is not None:
+                remove_leftovers(options.output.parent, options.output.name)
+            report = _build_locked(options, cards, problems, store, clock=clock, wait=wait)
     if before is not None and options.cache_dir is not None and take_snapshot(options) == before:
         record_report(options.cache_dir, options.decks_dir, options.output, before, report)
     return report
@@ -305,7 +358,13 @@ def _recover_departed(matching: Matching, lock: Lock, options: BuildOptions) -> 
 
 
 def _build_locked(
-    options: BuildOptions, cards: list[Card], problems: list[Problem], *, clock: Clock, wait: Wait
+    options: BuildOptions,
+    cards: list[Card],
+    problems: list[Problem],
+    store: FieldStore,
+    *,
+    clock: Clock,
+    wait: Wait,
 ) -> BuildReport:
     prepared = prepare_build(options, cards, problems, clock=clock, wait=wait)
     identified, groups, stale, packages = (
@@ -318,15 +377,16 @@ def _build_locked(
     digests = PackageDigests(options.cache_dir) if options.cache_dir is not None else None
     staged: dict[Path, StagedFile] = {}
     try:
-        # One package at a time: made, written beside its target (flushed, not yet in
-        # place) and dropped, so memory follows the largest deck, not the vault.
+        # One package at a time: its fields read back from the store, made, written
+        # beside its target (flushed, not yet in place) and dropped, so memory follows
+        # the largest deck, not the vault.
         for target, notes in groups.items():
             path = options.decks_dir / target if options.output is None else target
             inputs = package_inputs(notes, notetype_mod, options.source_date_epoch)
             if digests is not None and digests.is_current(path, inputs):
                 continue  # provably the package this build would write: the same inputs, the same bytes
             data = render_package(
-                notes, notetype_mod=notetype_mod, source_date_epoch=options.source_date_epoch
+                store.filled(notes), notetype_mod=notetype_mod, source_date_epoch=options.source_date_epoch
             )
             staged[path] = stage_package(path, data)
             del data
@@ -365,8 +425,9 @@ def _build_locked(
 
 def package_inputs(notes: list[Note], notetype_mod: int, source_date_epoch: int | None) -> str:
     """A digest of everything a package's bytes follow from: the versions and formats
-    that shape it, the note types, and every note's identity, content and media names
-    (a media file's name carries its content's hash)."""
+    that shape it, the note types, and every note's identity, content hash (of its
+    fields, tags and note type) and media names (a media file's name carries its
+    content's hash). The fields themselves need not be at hand."""
     import hashlib
     import json
 
@@ -377,8 +438,8 @@ def package_inputs(notes: list[Note], notetype_mod: int, source_date_epoch: int 
     digest.update(json.dumps([*versions, notetype_mod, source_date_epoch, len(notes)]).encode())
     for n in notes:
         # The lengths of the parts, then the parts: no text can pass for a boundary.
-        # A third of the time JSON takes over megabytes of HTML (every build pays it).
-        parts = (n.guid, str(n.mod), n.kind, n.deck, *n.fields, "", *n.tags, "", *(m.name for m in n.media))
+        content = n.hash or content_hash(n.fields, n.tags, n.kind)
+        parts = (n.guid, str(n.mod), n.kind, n.deck, content, *(m.name for m in n.media))
         lengths = ",".join(map(str, map(len, parts)))
         digest.update(f"{lengths};{''.join(parts)}".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()

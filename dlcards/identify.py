@@ -76,6 +76,40 @@ def content_hash(fields: tuple[str, ...], tags: tuple[str, ...], kind: str = "ba
     return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
 
 
+class CardDigest:
+    """What identity needs of a card's fields without holding them: its content hash
+    and field digests for any guid, with the fields before the ID (the last field,
+    decided by matching) already hashed. The result is content_hash's, to the bit."""
+
+    __slots__ = ("_field_hashes", "_prefix", "_suffix", "tags_hash")
+
+    def __init__(self, fields: tuple[str, ...], tags: tuple[str, ...], kind: str) -> None:
+        # content_hash hashes `[id, [f1, ..., fN, guid], [tags]]`: all of it but the
+        # guid is known now. The JSON of [id, [f1, ..., fN]] without its closing `]]`
+        # is the prefix.
+        prefix = json.dumps([NOTE_TYPES[kind].id, list(fields)], ensure_ascii=False)[:-2]
+        self._prefix = hashlib.sha256(prefix.encode("utf-8"))
+        sorted_tags = json.dumps(sorted(tags, key=str.casefold), ensure_ascii=False)
+        self._suffix = f"], {sorted_tags}]".encode()
+        self._field_hashes, self.tags_hash = field_digests(fields, tags)
+
+    def content_hash(self, guid: str) -> str:
+        digest = self._prefix.copy()
+        digest.update(f", {json.dumps(guid, ensure_ascii=False)}".encode())
+        digest.update(self._suffix)
+        return digest.hexdigest()[:32]
+
+    def field_hashes(self, guid: str) -> tuple[str, ...]:
+        return (*self._field_hashes, _short(guid))
+
+
+def card_hash(card: Card, guid: str) -> str:
+    """The content hash of the note a card makes under guid."""
+    if card.stored is not None:  # its fields are in the build's FieldStore
+        return card.stored.digest.content_hash(guid)
+    return content_hash(note_fields(card, guid), note_tags(card), card.kind)
+
+
 def field_digests(fields: tuple[str, ...], tags: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
     """Short digests of each field and of the tags: enough to say which parts of a note
     changed (the content hash alone decides whether it changed)."""
@@ -384,9 +418,7 @@ def earliest_mod(matching: Matching, lock: Lock, notetype_hash: str) -> int:
     strictly above what it had, so Anki applies the change."""
     floor = 0
     for card, guid, prev in zip(matching.cards, matching.guids, matching.previous, strict=False):
-        if prev is not None and prev.hash != content_hash(
-            note_fields(card, guid), note_tags(card), card.kind
-        ):
+        if prev is not None and prev.hash != card_hash(card, guid):
             floor = max(floor, prev.mod + 1)
     for e in matching.departed:
         if e.removed_note is not None and e.hash != content_hash(
@@ -405,9 +437,9 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
     moves: list[DeckMove] = []
     for card, guid, prev in zip(matching.cards, matching.guids, matching.previous, strict=False):
         q = card.question
-        fields = note_fields(card, guid)
+        fields = note_fields(card, guid) if card.stored is None else ()
         tags = note_tags(card)
-        digest = content_hash(fields, tags, card.kind)
+        digest = card_hash(card, guid)
         if prev is None:
             status, mod = "new", now
         elif prev.hash == digest:
@@ -427,10 +459,14 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
                 question=q,
                 kind=card.kind,
                 media=card.media,
+                hash=digest,
+                stored=card.stored,
             )
         )
         if status == "unchanged" and prev is not None and prev.field_hashes and prev.tags_hash is not None:
             field_hashes, tags_hash = prev.field_hashes, prev.tags_hash  # same content, same digests
+        elif card.stored is not None:
+            field_hashes, tags_hash = card.stored.digest.field_hashes(guid), card.stored.digest.tags_hash
         else:
             field_hashes, tags_hash = field_digests(fields, tags)
         entries.append(
@@ -476,6 +512,7 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
                 status="removed",
                 question=None,
                 kind=e.kind,
+                hash=digest,
             )
         )
         field_hashes, tags_hash = field_digests(fields, tags)

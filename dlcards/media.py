@@ -197,7 +197,21 @@ def resolve_media(
 ) -> tuple[list[Card], list[Problem]]:
     """Cards whose fields name their media files by content hash, with those files
     attached; an error (file and line) for every reference that cannot be bundled."""
-    resolver = _Resolver(notes_dir=notes_dir, attachments=attachments)
+    return MediaStage(notes_dir, attachments).resolve(cards)
+
+
+class MediaStage:
+    """resolve_media, for cards that come a file at a time: what it learns of the
+    folders (and each file's hash) serves every later call."""
+
+    def __init__(self, notes_dir: Path, attachments: tuple[Path, ...] = ()) -> None:
+        self._resolver = _Resolver(notes_dir=notes_dir, attachments=attachments)
+
+    def resolve(self, cards: list[Card]) -> tuple[list[Card], list[Problem]]:
+        return _resolve(cards, self._resolver)
+
+
+def _resolve(cards: list[Card], resolver: _Resolver) -> tuple[list[Card], list[Problem]]:
     problems: list[Problem] = []
     out: list[Card] = []
     for card in cards:

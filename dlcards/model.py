@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import Problem
+
+if TYPE_CHECKING:
+    from .fieldstore import StoredFields
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +105,9 @@ class Card:
     tags: tuple[str, ...] = ()  # inline `#tags` found in the question's section
     # The media files the fields refer to (set by the media stage, after the render cache).
     media: tuple[MediaFile, ...] = ()
+    # Set by a build's FieldStore, which holds the fields from then on: front, back,
+    # discussion and source are empty, and so are the question's answer and discussion.
+    stored: StoredFields | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +125,10 @@ class Note:
     question: Question | None  # None for a removed one
     kind: str = "basic"  # "basic" or "cloze": which note type (a note never switches)
     media: tuple[MediaFile, ...] = ()  # the media files its fields refer to
+    hash: str = ""  # identify.content_hash of its fields, tags and note type
+    # Set when its card's fields are in the build's FieldStore: fields is empty until
+    # the store fills it, for the package that needs it.
+    stored: StoredFields | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,6 +18,7 @@ import errno
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +80,29 @@ def find_note_files(root: Path, display_root: str) -> tuple[list[Path], list[Pro
 
 def read_notes(root: Path, display_root: str) -> tuple[list[SourceFile], list[Problem]]:
     """Read every notes file under root; display_root is how messages name root."""
+    problems: list[Problem] = []
+    paths = note_paths(root, display_root, problems)
+    return list(iter_notes(root, display_root, paths, problems)), problems
+
+
+def note_paths(root: Path, display_root: str, problems: list[Problem]) -> list[Path]:
+    """The notes files under root, in the order a build reads them; problems with any
+    are added to problems. Raises DlcardsError when there is nothing to read."""
     if not root.is_dir():
         raise DlcardsError(f"{display_root}: no such notes directory (create it, or pass --notes DIR)")
-    paths, problems = find_note_files(root, display_root)
-    if not paths and not problems:
+    paths, find_problems = find_note_files(root, display_root)
+    problems.extend(find_problems)
+    if not paths and not find_problems:
         raise DlcardsError(f"{display_root}: no .md files found; nothing to build")
+    return paths
+
+
+def iter_notes(
+    root: Path, display_root: str, paths: list[Path], problems: list[Problem]
+) -> Iterator[SourceFile]:
+    """read_notes of these paths (from note_paths), a file at a time, each read when it is
+    asked for: a big vault's text is never in memory all at once."""
     real_root = os.path.realpath(root)
-    files: list[SourceFile] = []
     for path in paths:
         rel = path.relative_to(root).as_posix()
         display = _display(root, path, display_root)
@@ -104,10 +121,10 @@ def read_notes(root: Path, display_root: str) -> tuple[list[SourceFile], list[Pr
             problems.append(_error(display, 0, data))
             continue
         source, file_problems = read_source(data, path=rel, display_path=display)
+        del data
         problems.extend(file_problems)
         if source is not None:
-            files.append(source)
-    return files, problems
+            yield source
 
 
 def read_file(path: Path, real_root: str, display_root: str) -> bytes | str:

@@ -1,0 +1,86 @@
+"""Card fields kept on disk while a build runs: memory follows the largest deck.
+
+Identity needs of a card's fields only what they hash to; packaging needs the fields
+themselves, but one package at a time. So as each notes file's cards come out of
+rendering (or the render cache), the build puts their field HTML here and keeps a
+slim card: where its fields are, the digests identity asks for (identify.CardDigest),
+and its question without the answer and discussion Markdown. When a package has to
+be made, its notes' fields are read back, and dropped with the package.
+
+The fields go to an anonymous temporary file: the system deletes it when it is
+closed, or when the build is killed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import TracebackType
+
+from .identify import CardDigest, note_tags
+from .model import Card, Note
+
+_ENCODING = ("utf-8", "surrogatepass")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredFields:
+    """Where a card's fields are in the build's FieldStore, and what they hash to."""
+
+    offset: int
+    sizes: tuple[int, ...]  # in bytes: Question/Text, Answer/Extra, Discussion, Source
+    digest: CardDigest
+
+
+class FieldStore:
+    """A build's card fields, out of memory until a package needs them."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        if folder is not None:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                folder = None  # the system's temporary folder will do
+        self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (open until __exit__)
+        self._end = 0
+
+    def __enter__(self) -> FieldStore:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._file.close()
+
+    def keep(self, card: Card) -> Card:
+        """The card without its fields (they are here now) and without its question's
+        answer and discussion Markdown (rendered already, and no later stage reads them)."""
+        fields = (card.front, card.back, card.discussion, card.source)
+        encoded = [f.encode(*_ENCODING) for f in fields]
+        self._file.seek(self._end)
+        self._file.write(b"".join(encoded))
+        stored = StoredFields(
+            offset=self._end,
+            sizes=tuple(map(len, encoded)),
+            digest=CardDigest(fields, note_tags(card), card.kind),
+        )
+        self._end += sum(stored.sizes)
+        question = replace(card.question, answer="", discussion="")
+        return replace(card, question=question, front="", back="", discussion="", source="", stored=stored)
+
+    def filled(self, notes: list[Note]) -> list[Note]:
+        """The notes with their fields, read back from here where they were kept."""
+        return [self._filled(n) for n in notes]
+
+    def _filled(self, note: Note) -> Note:
+        stored = note.stored
+        if stored is None:
+            return note
+        self._file.seek(stored.offset)
+        data = self._file.read(sum(stored.sizes))
+        fields, at = [], 0
+        for size in stored.sizes:
+            fields.append(data[at : at + size].decode(*_ENCODING))
+            at += size
+        return replace(note, fields=(*fields, note.guid), stored=None)

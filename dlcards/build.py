@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
@@ -235,14 +235,49 @@ def build(
     with FieldStore(options.cache_dir) as store:
         # Mistakes in the notes stop the build before it touches the decks folder at all.
         cards, problems = sound_cards(options, progress, store)
+        notes_problems = list(problems)
         with hold_build_lock(options.decks_dir, on_busy):
             remove_leftovers(options.decks_dir)
             if options.output is not None:
                 remove_leftovers(options.output.parent, options.output.name)
-            report = _build_locked(options, cards, problems, store, clock=clock, wait=wait)
-    if before is not None and options.cache_dir is not None and take_snapshot(options) == before:
-        record_report(options.cache_dir, options.decks_dir, options.output, before, report)
+            report, lock = _build_locked(options, cards, problems, store, clock=clock, wait=wait)
+            if before is not None and options.cache_dir is not None:
+                # For the next build with nothing changed: this one's report when it
+                # wrote nothing, else the report the next one would give.
+                after = take_snapshot(options)
+                if after == before:
+                    record_report(options.cache_dir, options.decks_dir, options.output, before, report)
+                elif after is not None and after.inputs == before.inputs:
+                    repeat = _repeat_report(options, cards, notes_problems, lock, clock)
+                    if repeat is not None:
+                        record_report(options.cache_dir, options.decks_dir, options.output, after, repeat)
     return report
+
+
+def _repeat_report(
+    options: BuildOptions, cards: list[Card], problems: list[Problem], lock: Lock, clock: Clock
+) -> BuildReport | None:
+    """The report of a build run right after this one on the same notes, when that build
+    would write nothing (None otherwise): its decisions, made from the lockfile this
+    build wrote, give back that very lockfile and packages this build made."""
+    matching = match_cards(cards, lock)
+    if untracked_departures(matching) or any(p.severity is Severity.ERROR for p in matching.problems):
+        return None
+    identified = stamp_notes(matching, lock, notetype_hash(), int(clock()))
+    if (identified.lock.entries, identified.lock.notetype) != (lock.entries, lock.notetype):
+        return None
+    groups = group_packages(identified.notes, options.output)
+    if options.output is None and {str(t) for t in groups} != set(lock.packages):
+        return None
+    notetype_mod = lock.notetype.mod if lock.notetype else 0
+    digests = PackageDigests(options.cache_dir) if options.cache_dir is not None else None
+    for target, notes in groups.items():
+        path = options.decks_dir / target if options.output is None else target
+        inputs = package_inputs(notes, notetype_mod, options.source_date_epoch)
+        if digests is None or not digests.is_current(path, inputs):
+            return None
+    warnings = [p for p in [*problems, *matching.problems] if p.severity is Severity.WARNING]
+    return _report(identified, groups, (), _ordered(warnings))
 
 
 def _stop_on_errors(problems: list[Problem], cards: list[Card], options: BuildOptions) -> None:
@@ -365,7 +400,8 @@ def _build_locked(
     *,
     clock: Clock,
     wait: Wait,
-) -> BuildReport:
+) -> tuple[BuildReport, Lock]:
+    """Decide, then write; the report, and the lockfile as the build left it."""
     prepared = prepare_build(options, cards, problems, clock=clock, wait=wait)
     identified, groups, stale, packages = (
         prepared.identified,
@@ -411,9 +447,19 @@ def _build_locked(
     if digests is not None:
         digests.save()
 
+    final = replace(identified.lock, packages=packages)
+    return _report(identified, groups, stale, prepared.warnings), final
+
+
+def _report(
+    identified: Identified,
+    groups: dict[Path, list[Note]],
+    stale: tuple[str, ...],
+    warnings: Sequence[Problem],
+) -> BuildReport:
     return BuildReport(
         packages=tuple(_summary(str(t), n) for t, n in groups.items()),
-        warnings=prepared.warnings,
+        warnings=tuple(warnings),
         rematches=identified.rematches,
         moves=identified.moves,
         departed=identified.departed,

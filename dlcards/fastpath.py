@@ -7,6 +7,12 @@ that build is a pure function of what it read. So such a build records a snapsho
 everything it read, and the next build that finds the same snapshot returns the
 recorded report at once.
 
+A build that wrote something records too, when it can prove the build after it would
+write nothing: it makes that build's decisions from the notes it read and the
+lockfile it wrote (build.py), and records them only if they give back that very
+lockfile and the packages it made. The snapshot is then the one taken after its
+writes, and only if the notes did not change while it ran.
+
 The snapshot holds:
 
 * the content of every file under the notes folder and the attachments folders
@@ -44,7 +50,7 @@ from . import __version__
 from .errors import Problem, Severity
 from .model import BuildOptions, BuildReport, Departed, PackageSummary
 
-RECORD_FORMAT = 3
+RECORD_FORMAT = 4
 _SKIPPED_DIRS = frozenset({".git"})
 # The libraries that shape what a build writes. An upgrade rewrites their files, which
 # the snapshot sees without importing them (the point is to answer before any import).
@@ -54,6 +60,7 @@ _LIBRARIES = ("dlcards", "mistune", "pygments", "nh3", "yaml", "genanki")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot:
     inputs: str  # digest of the options, versions and every file under the notes
+    lock: str  # digest of the lockfile's bytes ("" without one)
     # Output files: path -> (size, mtime, ctime, inode), all -1 when missing.
     outputs: tuple[tuple[str, tuple[int, int, int, int]], ...]
     latest_mod: int  # the newest mod the lockfile records (0 without one)
@@ -103,7 +110,6 @@ def take_snapshot(options: BuildOptions) -> Snapshot | None:
         lock = b""
     except OSError:
         return None
-    h.update(b"lock\x00" + lock)
     latest_mod = max((int(m) for m in _MOD.findall(lock)), default=0)
     paths: set[Path] = {output} if output is not None else set()
     for place in [decks_dir] + ([output.parent] if output is not None else []):
@@ -124,7 +130,12 @@ def take_snapshot(options: BuildOptions) -> Snapshot | None:
         except OSError:
             return None
         outputs.append((str(path), (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)))
-    return Snapshot(inputs=h.hexdigest(), outputs=tuple(outputs), latest_mod=latest_mod)
+    return Snapshot(
+        inputs=h.hexdigest(),
+        lock=hashlib.sha256(lock).hexdigest() if lock else "",
+        outputs=tuple(outputs),
+        latest_mod=latest_mod,
+    )
 
 
 def _code_fingerprint() -> str:
@@ -197,7 +208,7 @@ def _key(decks_dir: Path, output: Path | None) -> str:
 def recorded_report(
     cache_dir: Path, decks_dir: Path, output: Path | None, snapshot: Snapshot, now: float
 ) -> BuildReport | None:
-    """The report of the last build that wrote nothing, if nothing has changed since."""
+    """The recorded report of a build that writes nothing, if nothing has changed since."""
     if snapshot.latest_mod > now:
         return None  # the clock is behind the lockfile: the ordinary path says so
     try:
@@ -206,7 +217,10 @@ def recorded_report(
         body = data["body"]
         if data["checksum"] != _checksum(body):
             return None
-        if body["format"] != RECORD_FORMAT or body["inputs"] != snapshot.inputs:
+        if body["format"] != RECORD_FORMAT or [body["inputs"], body["lock"]] != [
+            snapshot.inputs,
+            snapshot.lock,
+        ]:
             return None
         if [[name, list(sig)] for name, sig in snapshot.outputs] != body["outputs"]:
             return None
@@ -218,12 +232,13 @@ def recorded_report(
 def record_report(
     cache_dir: Path, decks_dir: Path, output: Path | None, snapshot: Snapshot, report: BuildReport
 ) -> None:
-    """Keep the report of a build that wrote nothing, for the next one like it."""
+    """Keep the report of a build that writes nothing, for the next one like it."""
     if report.rematches or report.moves or report.stale_packages:
-        return  # such a build wrote something; it is no repeat
+        return  # such a build wrote something: it is no report of a build that writes nothing
     body = {
         "format": RECORD_FORMAT,
         "inputs": snapshot.inputs,
+        "lock": snapshot.lock,
         "outputs": [[name, list(sig)] for name, sig in snapshot.outputs],
         "report": _report_data(report),
     }

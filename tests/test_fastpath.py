@@ -4,6 +4,7 @@ nothing, and never when anything it read may have changed."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,7 @@ def quiet(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
     (project.notes / "pic.png").write_bytes(b"\x89PNG picture")
     first, read = _build(project, monkeypatch)
     assert read and first.packages[0].new == 1
+    shutil.rmtree(project.root / "cache" / "builds")  # the first build's record: see below
     second, read = _build(project, monkeypatch)
     assert read and second.packages[0].unchanged == 1
     return project
@@ -100,13 +102,44 @@ def test_anything_a_build_reads_changing_means_the_ordinary_path(
         assert report.packages[0].updated == 1
 
 
-def test_a_build_that_wrote_something_leaves_no_record(
+def test_a_build_that_wrote_records_the_report_of_the_build_after_it(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first rebuild with nothing changed after a build that wrote is replayed too,
+    and replays what the ordinary path reports then: never the writing build's "1 new"."""
+    project.write("ml/a.md", QUESTION.format(what="report"))
+    project.write("ml/b.md", QUESTION.format(what="summary").replace("record", "log"))
+    (project.notes / "pic.png").write_bytes(b"\x89PNG picture")
+    first, read = _build(project, monkeypatch)  # writes the package and the lockfile
+    assert read and first.packages[0].new == 2
+    replayed, read = _build(project, monkeypatch)
+    assert not read
+    full, _ = _build(project, monkeypatch, cache_dir=None)
+    assert replayed == full and full.packages[0].unchanged == 2
+    (project.notes / "ml" / "b.md").unlink()  # a departure: the lockfile keeps it, tagged removed
+    second, read = _build(project, monkeypatch)
+    assert read and second.packages[0].removed == 1
+    replayed, read = _build(project, monkeypatch)
+    assert not read
+    full, _ = _build(project, monkeypatch, cache_dir=None)
+    assert replayed == full and replayed.departed == second.departed
+
+
+def test_a_build_whose_notes_changed_while_it_ran_records_nothing(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project.write("a.md", QUESTION.format(what="report"))
-    _build(project, monkeypatch)  # writes the package and the lockfile
-    _, read = _build(project, monkeypatch)
-    assert read  # the first build's report ("1 new") must never be replayed
+    real = build_module.sound_cards
+
+    def edited_meanwhile(*args: object, **kwargs: object) -> object:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        project.write("a.md", QUESTION.format(what="summary"))  # after it was read
+        return result
+
+    monkeypatch.setattr(build_module, "sound_cards", edited_meanwhile)
+    build(_options(project), clock=project.clock, wait=project.clock.wait)
+    report, read = _build(project, monkeypatch)
+    assert read and report.packages[0].updated == 1
 
 
 def test_a_damaged_record_is_ignored(quiet: Project, monkeypatch: pytest.MonkeyPatch) -> None:

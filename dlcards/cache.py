@@ -15,6 +15,8 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, fields
+from itertools import accumulate
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from . import __version__
 from .errors import Problem, Severity
 from .model import Card, ParsedFile, Question, SourceFile
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4  # 4: the texts outside the JSON, the checksum over the file's bytes
 
 
 def _dependency_versions() -> str:
@@ -36,7 +38,6 @@ def _dependency_versions() -> str:
 
 
 _VERSIONS = f"dlcards={__version__},{_dependency_versions()},format={CACHE_FORMAT}"
-_QUESTION_FIELDS = tuple(f.name for f in fields(Question))
 
 
 def cache_key(source: SourceFile) -> str:
@@ -58,84 +59,109 @@ def cache_key(source: SourceFile) -> str:
 
 
 class RenderCache:
-    """Cards by cache key, in a folder of small JSON files."""
+    """Cards by cache key, a file each.
+
+    An entry is the SHA-256 (hex) of the rest of the file, on a line of its own; then
+    one line of JSON: the key, the file's shape and problems, each card's values other
+    than text, and the length of each text; then the texts, one after another. Texts
+    outside the JSON need no escaping and no unescaping (rendered HTML is full of
+    quotes), and the checksum is checked on the bytes as read, before any decoding."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
     def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.json"
+        return self.folder / key[:2] / f"{key}.entry"
 
     def get(self, key: str) -> tuple[list[Card], ParsedFile] | None:
         """The cached result for key, or None when absent or not trustworthy."""
         try:
             raw = self._path(key).read_bytes()
-            outer = json.loads(raw)
-            payload = outer["payload"]
-            if hashlib.sha256(payload.encode("utf-8")).hexdigest() != outer["sha256"]:
+            # A memoryview: the checksum is taken without copying the entry.
+            if _digest_line(memoryview(raw)[_DIGEST_LINE:]) != raw[:_DIGEST_LINE]:
                 return None
-            data = json.loads(payload)
+            text = raw.decode("utf-8")  # the digest line is ASCII: offsets stay the same
+            texts_at = text.index("\n", _DIGEST_LINE) + 1
+            data = json.loads(text[_DIGEST_LINE:texts_at])
             if data["key"] != key:
                 return None
-            cards = [_card(c) for c in data["cards"]]
+            cards = _cards(data["cards"], _split(text, texts_at, data["lengths"]))
             problems = tuple(Problem(**{**p, "severity": Severity(p["severity"])}) for p in data["problems"])
             parsed = ParsedFile(
                 questions=tuple(c.question for c in cards), problems=problems, shape=data["shape"]
             )
             return cards, parsed
-        except (OSError, ValueError, KeyError, TypeError):
+        # RecursionError: JSON nested deeper than the parser goes.
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
 
     def put(self, key: str, cards: list[Card], parsed: ParsedFile) -> None:
         """Remember a file's result; a cache that cannot be written is skipped silently."""
-        payload = json.dumps(
+        texts: list[str] = []
+        for card in cards:
+            texts += _question_texts(card.question)
+            texts += _card_texts(card)
+        head = json.dumps(
             {
                 "key": key,
                 "shape": parsed.shape,
-                "cards": [_card_data(c) for c in cards],
                 "problems": [{**asdict(p), "severity": p.severity.value} for p in parsed.problems],
+                "cards": [[c.question.tags, c.tags, *_question_values(c.question)] for c in cards],
+                "lengths": [len(t) for t in texts],
             },
             ensure_ascii=False,
         )
-        entry = {"sha256": hashlib.sha256(payload.encode("utf-8")).hexdigest(), "payload": payload}
+        rest = f"{head}\n{''.join(texts)}".encode()
         path = self._path(key)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         # No fsync: a cache entry lost in a crash is only work to redo, and a torn one
         # fails its checksum.
         with contextlib.suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(entry), encoding="utf-8")
+            tmp.write_bytes(_digest_line(rest) + rest)
             os.replace(tmp, path)
 
 
-def _card_data(card: Card) -> dict[str, Any]:
-    # A shallow dict: asdict would deep-copy every question (a second and a half of a
-    # 10,000-question cold build). Each field is text, a number or a tuple of text.
-    question = {name: getattr(card.question, name) for name in _QUESTION_FIELDS}
-    question["tags"] = list(card.question.tags)
-    return {
-        "question": question,
-        "front": card.front,
-        "back": card.back,
-        "discussion": card.discussion,
-        "source": card.source,
-        "kind": card.kind,
-        "tags": list(card.tags),
-    }
+_DIGEST_LINE = 65  # 64 hex digits and a newline
 
 
-def _card(data: dict[str, Any]) -> Card:
-    q = dict(data["question"])
-    q["tags"] = tuple(q["tags"])
-    return Card(
-        question=Question(**q),
-        front=str(data["front"]),
-        back=str(data["back"]),
-        discussion=str(data["discussion"]),
-        source=str(data["source"]),
-        kind=str(data["kind"]),
-        tags=tuple(str(t) for t in data["tags"]),
-    )
+def _digest_line(data: bytes | memoryview) -> bytes:
+    return hashlib.sha256(data).hexdigest().encode("ascii") + b"\n"
+
+
+def _split(text: str, start: int, lengths: list[int]) -> list[str]:
+    """The rest of text from start, cut into pieces of these lengths, which must cover it."""
+    ends = list(accumulate(lengths, initial=start))
+    if ends[-1] != len(text) or min(lengths, default=0) < 0:
+        raise ValueError("the lengths of the texts do not add up")
+    return list(map(text.__getitem__, map(slice, ends, ends[1:])))
+
+
+# The text fields of a question and of a card, which an entry keeps outside its JSON.
+# Its JSON has each card's row: the question's tags, the card's tags, then the
+# question's other fields (line numbers, the explicit id, and any field added later).
+# A card's media is not kept: the media stage sets it after the cache.
+_QUESTION_TEXTS = ("path", "display_path", "deck", "title", "prompt", "answer", "discussion")
+_QUESTION_VALUES = tuple(f.name for f in fields(Question) if f.name not in {*_QUESTION_TEXTS, "tags"})
+_CARD_TEXTS = ("front", "back", "discussion", "source", "kind")
+_question_texts = attrgetter(*_QUESTION_TEXTS)
+_question_values = attrgetter(*_QUESTION_VALUES)
+_card_texts = attrgetter(*_CARD_TEXTS)
+
+
+def _cards(rows: list[Any], texts: list[str]) -> list[Card]:
+    """The cards of an entry: each from its row of values and its run of texts."""
+    per_card = len(_QUESTION_TEXTS) + len(_CARD_TEXTS)
+    if len(texts) != per_card * len(rows):
+        raise ValueError("the texts do not match the cards")
+    cards = []
+    for start, (tags, card_tags, *values) in zip(range(0, len(texts), per_card), rows, strict=True):
+        middle = start + len(_QUESTION_TEXTS)
+        question: dict[str, Any] = dict(zip(_QUESTION_TEXTS, texts[start:middle], strict=True))
+        question.update(zip(_QUESTION_VALUES, values, strict=True))
+        card: dict[str, Any] = dict(zip(_CARD_TEXTS, texts[middle : start + per_card], strict=True))
+        cards.append(Card(question=Question(tags=tuple(tags), **question), tags=tuple(card_tags), **card))
+    return cards
 
 
 class PackageDigests:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from dlcards.cache import RenderCache, cache_key
@@ -46,22 +45,21 @@ def test_key_follows_content_path_and_tags() -> None:
 
 
 def test_corrupt_or_foreign_entries_are_ignored(tmp_path: Path) -> None:
-    """A truncated file, a payload that fails its checksum, or another key's entry: a miss."""
+    """A truncated file, a text that fails its checksum, or another key's entry: a miss."""
     source, result, cards = parsed()
     cache = RenderCache(tmp_path)
     key = cache_key(source)
     cache.put(key, cards, result)
-    path = next(tmp_path.rglob("*.json"))
-    good = path.read_text(encoding="utf-8")
-    path.write_text(good[: len(good) // 2], encoding="utf-8")
+    path = next(p for p in tmp_path.rglob("*") if p.is_file())
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
     assert cache.get(key) is None
-    entry = json.loads(good)
-    entry["payload"] = entry["payload"].replace("A copy kept close", "A copy kept AWAY")
-    path.write_text(json.dumps(entry), encoding="utf-8")
+    assert b"A copy kept close" in good
+    path.write_bytes(good.replace(b"A copy kept close", b"A copy kept AWAY"))
     assert cache.get(key) is None
-    path.write_text(good, encoding="utf-8")
+    path.write_bytes(good)
     other = "0" * 64
     (tmp_path / "00").mkdir(exist_ok=True)
-    (tmp_path / "00" / f"{other}.json").write_text(good, encoding="utf-8")
+    (tmp_path / "00" / path.name.replace(key, other)).write_bytes(good)
     assert cache.get(other) is None
     assert cache.get(key) is not None

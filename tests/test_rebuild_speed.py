@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +16,15 @@ import pygments
 import pytest
 from click.testing import CliRunner
 from conftest import Project
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dlcards import lockfile
 from dlcards.cache import _VERSIONS
 from dlcards.cli import main
 from dlcards.identify import content_hash, identity_text
 from dlcards.lockfile import FORMAT, LOCK_NAME, dump_lock, load_lock, lock_checksum, save_lock
+from dlcards.read import decode_text
 
 NOTES = (
     "### What is a batch?\n\n**Answer:** A slice of the data.\n\n"
@@ -155,3 +159,11 @@ def test_a_cli_build_leaves_the_garbage_collector_as_it_found_it(
     result = CliRunner().invoke(main, ["build"])
     assert result.exit_code == 1
     assert (gc.isenabled(), gc.get_freeze_count(), gc.get_threshold()) == state
+
+
+@given(st.text(st.sampled_from(" \t\n\ra#"), max_size=30))
+def test_lines_of_only_spaces_and_tabs_become_empty(text: str) -> None:
+    """Reading empties every line that holds only spaces and tabs, and changes nothing
+    else (the fast pattern reading uses, against the plain definition)."""
+    unified = text.replace("\r\n", "\n").replace("\r", "\n")
+    assert decode_text(text.encode(), "n.md") == re.sub(r"^[ \t]+$", "", unified, flags=re.MULTILINE)

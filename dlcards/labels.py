@@ -29,6 +29,11 @@ _PLACEHOLDER = re.compile(
     r"|to[ \t]+be[ \t]+(?:filled|added|written|done)(?:[ \t]+in)?|\.\.\.|…|-+|\?+)$",
     re.IGNORECASE,
 )
+# Forty characters that are neither markup nor space nor `.:-?`: each stays in the
+# plain text is_placeholder compares, and no placeholder holds that many (the longest
+# is "answers goes here"). A real answer has them in its first line; making the
+# plain text means reading all of it.
+_NO_PLACEHOLDER = re.compile(r"[\s*_`\[\]()<>!.:?-]*(?:[^\s*_`\[\]()<>!.:?-][\s*_`\[\]()<>!.:?-]*){40}")
 _ONLY_LINK = re.compile(r"^\s*(?:\[[^\]]*\]\([^)]*\)|<https?://[^>]+>|https?://\S+)\s*$")
 
 
@@ -124,6 +129,8 @@ def is_placeholder(markdown: str) -> bool:
     or only a link."""
     if _ONLY_LINK.match(markdown):
         return True
+    if _NO_PLACEHOLDER.match(markdown):
+        return False
     plain = re.sub(r"[*_`\[\]()<>!]", "", markdown)
     plain = " ".join(plain.split()).strip(" .:")
     return not plain or bool(_PLACEHOLDER.match(plain))

@@ -1,9 +1,10 @@
 """The one mistune configuration that parsing and rendering share.
 
 Both stages must see the same block structure (tables, math, fences), so the
-plugins and the math rules live here. Top-level block tokens are stamped with the
-offset where they start (``_pos``), which mistune itself does not record: that is
-what lets the parser give every question a line number and slice its Markdown.
+plugins and the math rules live here. The parse stage's Markdown (top_level_only)
+stamps top-level block tokens with the offset where they start (``_pos``), which
+mistune itself does not record: that is what lets the parser give every question a
+line number and slice its Markdown.
 
 Obsidian's syntax is here too, as mistune rules (what each one means is in
 obsidian.py): `==highlight==`, `[[wikilinks]]`, `![[embeds]]`, inline `#tags` and
@@ -20,6 +21,7 @@ from re import Match, Pattern
 from typing import Any, cast
 
 import mistune
+from mistune import list_parser as _lists
 from mistune.block_parser import BlockParser
 from mistune.core import BlockState, InlineState
 from mistune.inline_parser import InlineParser
@@ -78,6 +80,103 @@ def _math(md: mistune.Markdown) -> None:
     md.inline.register("inline_math", _INLINE_MATH, _parse_inline_math, before="codespan")
 
 
+class _BlockParser(BlockParser):
+    """mistune's block parser, with one CommonMark fix, parsing lists and indented
+    code faster (to the same tokens: tests/test_render_same.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._item_starts: dict[tuple[str, int], Pattern[str]] = {}
+        self._item_breaks: dict[int, Pattern[str]] = {}
+
+    def parse_list(self, m: Match[str], state: BlockState) -> int:
+        # mistune's parse_list, but for the patterns that start and end a list item:
+        # mistune builds them anew for every item, a tenth of all the work. They depend
+        # on rules only, all registered (create_markdown) before the first parse.
+        first = _lists._create_list_marker(m, "list")
+        if not first.text.strip():
+            end_pos = state.append_paragraph()
+            if end_pos:
+                return end_pos
+        depth = state.depth()
+        token: Token = {
+            "type": "list",
+            "children": [],
+            "tight": True,
+            "bullet": first.bullet,
+            "attrs": {"depth": depth, "ordered": first.ordered},
+        }
+        if first.ordered:
+            start = int(first.marker[:-1])
+            if start != 1:
+                end_pos = state.append_paragraph()
+                if end_pos:
+                    return end_pos
+                token["attrs"]["start"] = start
+        state.cursor = m.end() + 1
+        rules = self.list_rules
+        if depth >= self.max_nested_level - 1:
+            rules = [rule for rule in rules if rule not in ("list", "block_quote")]
+        bullet = _lists._get_list_bullet(first.bullet)
+        item: _lists._ListMarker | None = first
+        while item is not None:
+            item = self._parse_list_item(bullet, item, token, state, rules)
+        end_pos = token.pop("_end_pos", None)
+        _lists._transform_tight_list(token)
+        if end_pos:
+            state.tokens.insert(token.pop("_tok_index"), token)
+            return int(end_pos)
+        state.append_token(token)
+        return state.cursor
+
+    def _parse_list_item(
+        self, bullet: str, item: _lists._ListMarker, token: Token, state: BlockState, rules: list[str]
+    ) -> _lists._ListMarker | None:
+        width = item.leading_width
+        text, continue_width = _lists._compile_continue_width(item.text, width)
+        starts = self._item_starts.get((bullet, width))
+        if starts is None:
+            starts = re.compile(_lists._compile_list_item_pattern(bullet, width))
+            self._item_starts[bullet, width] = starts
+        breaks = self._item_breaks.get(width)
+        if breaks is None:
+            breaks = self._item_breaks[width] = _lists._compile_list_break_sc(self, width)
+        lines = _lists._collect_list_item_lines(self, starts, breaks, state, text, continue_width)
+        if lines.loose:
+            token["tight"] = False
+        if lines.end_pos is not None:
+            token["_tok_index"] = lines.token_index
+            token["_end_pos"] = lines.end_pos
+        children = self._parse_item_content(state, text, lines.src, continue_width, rules)
+        if token["tight"] and _lists._is_loose_list(children):
+            token["tight"] = False
+        token["children"].append({"type": "list_item", "children": children})
+        return lines.next_item
+
+    def _parse_item_content(
+        self, state: BlockState, first_line: str, rest: str, continue_width: int, rules: list[str]
+    ) -> list[Token]:
+        child = state.child_state(_lists._build_list_item_source(first_line, rest, continue_width))
+        self.parse(child, rules)
+        return child.tokens
+
+    def compile_sc(self, rules: list[str] | None = None) -> Pattern[str]:
+        # CommonMark: an ATX heading ends a block quote's lazy continuation. mistune
+        # leaves it out of the rules that end one, so "> tip\n## Next?" would hide the
+        # heading inside the quote.
+        if rules == _QUOTE_BREAKS:
+            rules = [*rules, "atx_heading"]
+        return super().compile_sc(rules)
+
+    def _parse_indent_code_fast(self, state: BlockState) -> int | None:
+        # mistune tries every line as indented code, slicing it out first; only one
+        # that opens with a space or a tab can be.
+        if state.src[state.cursor] not in " \t":
+            return None
+        end: int | None = super()._parse_indent_code_fast(state)
+        return end
+
+
 class _PositionedState(BlockState):
     """A BlockState whose new paragraphs remember where they start."""
 
@@ -89,10 +188,25 @@ class _PositionedState(BlockState):
             self.tokens.append({"type": "paragraph", "text": text, "_pos": self.cursor})
 
 
-class _PositionedBlockParser(BlockParser):
-    """Stamps every token a block rule adds with the offset the rule matched at."""
+class _TopLevelBlockParser(_BlockParser):
+    """Finds the top-level blocks, each stamped with the offset the rule matched at,
+    without parsing what lists and quotes hold.
+
+    mistune settles where a list or quote ends from its lines before it parses its
+    content, so the top-level tokens are those a full parse gives, only without what
+    they hold (a list keeps one empty entry per item, and its `tight` says nothing).
+    Parsing that content is most of the work, and the parse stage never reads it."""
 
     state_cls = _PositionedState
+
+    def parse(self, state: BlockState, rules: list[str] | None = None) -> None:
+        if state.parent is None:
+            super().parse(state, rules)
+
+    def _parse_item_content(
+        self, state: BlockState, first_line: str, rest: str, continue_width: int, rules: list[str]
+    ) -> list[Token]:
+        return []
 
     def parse_method(self, m: Match[str], state: BlockState) -> int | None:
         before = len(state.tokens)
@@ -104,18 +218,10 @@ class _PositionedBlockParser(BlockParser):
     def _parse_indent_code_fast(self, state: BlockState) -> int | None:
         # mistune's fast path for indented code adds tokens without parse_method.
         start, before = state.cursor, len(state.tokens)
-        end: int | None = super()._parse_indent_code_fast(state)
+        end = super()._parse_indent_code_fast(state)
         for token in state.tokens[before:]:
             token.setdefault("_pos", start)
         return end
-
-    def compile_sc(self, rules: list[str] | None = None) -> Pattern[str]:
-        # CommonMark: an ATX heading ends a block quote's lazy continuation. mistune
-        # leaves it out of the rules that end one, so "> tip\n## Next?" would hide the
-        # heading inside the quote.
-        if rules == _QUOTE_BREAKS:
-            rules = [*rules, "atx_heading"]
-        return super().compile_sc(rules)
 
 
 def _parse_wikilink(inline: InlineParser, m: Match[str], state: InlineState) -> int:
@@ -153,9 +259,13 @@ def _obsidian(md: mistune.Markdown) -> None:
     md.before_render_hooks.append(lambda md, state: rewrite_callouts(state.tokens))
 
 
-def create_markdown(renderer: mistune.HTMLRenderer | None) -> mistune.Markdown:
-    """A mistune Markdown with dlcards' block rules and plugins."""
-    md = mistune.Markdown(renderer=renderer, block=_PositionedBlockParser())
+def create_markdown(
+    renderer: mistune.HTMLRenderer | None, *, top_level_only: bool = False
+) -> mistune.Markdown:
+    """A mistune Markdown with dlcards' block rules and plugins; top_level_only: one
+    whose block parse leaves the content of lists and quotes unparsed (parse_blocks)."""
+    block = _TopLevelBlockParser() if top_level_only else _BlockParser()
+    md = mistune.Markdown(renderer=renderer, block=block)
     table(md)
     table_in_list(md)
     table_in_quote(md)
@@ -184,7 +294,8 @@ def parse_inline_tokens(text: str) -> tuple[list[Token], BlockState]:
 
 
 def parse_blocks(md: mistune.Markdown, text: str) -> tuple[list[Token], BlockState]:
-    """Block-level tokens of text (no inline parsing), each stamped with `_pos`."""
+    """Block-level tokens of text (no inline parsing); those of a top_level_only md are
+    each stamped with `_pos`."""
     state = md.block.state_cls()
     if not text.endswith("\n"):
         text += "\n"

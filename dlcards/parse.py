@@ -74,21 +74,18 @@ _CODE_KINDS = ("block_code", "fenced_code")
 _CODE = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?^ {0,3}\1|(`+)(?!`).*?(?<!`)\2(?!`)", re.DOTALL | re.MULTILINE)
 _MAX_CLOZE = 500  # Anki reads a higher number as 500
 
-_md = create_markdown(renderer=None)
+_md = create_markdown(renderer=None, top_level_only=True)
 
 
 @dataclass(slots=True)
 class _Block:
     token: Token
+    kind: str  # the token's type, asked for at every turn of every shape's loop
     start: int
     end: int
     line: int
     hidden: bool = False  # inside a collapsible answer: its headings split nothing
     absorbed: bool = False  # its text already belongs to an admonition above it
-
-    @property
-    def kind(self) -> str:
-        return str(self.token["type"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +141,15 @@ class _FileParser:
             # to the previous block keeps each piece of text in exactly one place.
             starts.append(int(token.get("_pos", starts[-1] if starts else 0)))
         self.blocks = [
-            _Block(token=t, start=s, end=starts[i + 1] if i + 1 < len(starts) else len(self.text), line=0)
+            _Block(
+                token=t,
+                kind=str(t["type"]),
+                start=s,
+                end=starts[i + 1] if i + 1 < len(starts) else len(self.text),
+                line=self._line(s),
+            )
             for i, (t, s) in enumerate(zip(tokens, starts, strict=True))
         ]
-        for block in self.blocks:
-            block.line = self._line(block.start)
         self.labels, self.forced_shape = self._settings()
         self.cloze_highlights = self._cloze_setting()
         self._heading_starts: list[tuple[int, int, str]] | None = None

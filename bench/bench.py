@@ -245,8 +245,9 @@ def run_vault(config: Config, size: int) -> tuple[list[Result], Vault]:
         return build
 
     def after_change(run: int) -> list[str]:
-        # The first rebuild after a change takes the ordinary path (the change's build
-        # wrote something, so it left no record); the change is built here, untimed.
+        # The first rebuild after a change, which is answered from the record the
+        # change's build left of what it would report (fastpath.py); the change is
+        # built here, untimed.
         _wait_next_second()
         append_to_answer(vault.files[0], f"Edit {run + 1} before a rebuild with nothing to do.")
         _check_exit(_run(build, root, config.env), build)

@@ -9,7 +9,7 @@ and prints, per case, the functions with the most time of their own and the dlca
 functions with the most time in all (their callees included). cProfile slows Python
 code down (function calls most), so read the shares, not the seconds; and it sees only
 the main process: a cold build's parsing and rendering in its worker processes shows
-as the time the main process waits for them (`_parse_and_render_all`).
+as the time the main process waits for them (`each_file`, waiting on its futures).
 """
 
 from __future__ import annotations

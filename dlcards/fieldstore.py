@@ -38,9 +38,14 @@ def _copy(value: _T, names: tuple[str, ...], **changes: Any) -> _T:
 class StoredFields:
     """Where a card's fields are in the build's FieldStore, and what they hash to."""
 
+    store: FieldStore
     offset: int
     sizes: tuple[int, ...]  # in bytes: Question/Text, Answer/Extra, Discussion, Source
     digest: CardDigest
+
+    def fields(self) -> tuple[str, ...]:
+        """Question/Text, Answer/Extra, Discussion, Source: read back from the store."""
+        return self.store.read(self.offset, self.sizes)
 
 
 class FieldStore:
@@ -54,6 +59,7 @@ class FieldStore:
                 folder = None  # the system's temporary folder will do
         self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (open until __exit__)
         self._end = 0
+        self._at_end = True  # a seek flushes the buffer: only after a read
 
     def __enter__(self) -> FieldStore:
         return self
@@ -68,9 +74,12 @@ class FieldStore:
         answer and discussion Markdown (rendered already, and no later stage reads them)."""
         fields = (card.front, card.back, card.discussion, card.source)
         encoded = [f.encode(*_ENCODING) for f in fields]
-        self._file.seek(self._end)
+        if not self._at_end:
+            self._file.seek(self._end)
+            self._at_end = True
         self._file.write(b"".join(encoded))
         stored = StoredFields(
+            store=self,
             offset=self._end,
             sizes=tuple(map(len, encoded)),
             digest=CardDigest(fields, note_tags(card), card.kind),
@@ -92,13 +101,17 @@ class FieldStore:
         return [self._filled(n) for n in notes]
 
     def _filled(self, note: Note) -> Note:
-        stored = note.stored
-        if stored is None:
+        if note.stored is None:
             return note
-        self._file.seek(stored.offset)
-        data = self._file.read(sum(stored.sizes))
-        fields, at = [], 0
-        for size in stored.sizes:
-            fields.append(data[at : at + size].decode(*_ENCODING))
+        return replace(note, fields=(*note.stored.fields(), note.guid), stored=None)
+
+    def read(self, offset: int, sizes: tuple[int, ...]) -> tuple[str, ...]:
+        """The texts kept at offset, of these sizes in bytes."""
+        self._file.seek(offset)
+        self._at_end = False
+        data = self._file.read(sum(sizes))
+        texts, at = [], 0
+        for size in sizes:
+            texts.append(data[at : at + size].decode(*_ENCODING))
             at += size
-        return replace(note, fields=(*fields, note.guid), stored=None)
+        return tuple(texts)

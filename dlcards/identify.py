@@ -68,44 +68,43 @@ def derive_guid(*parts: str) -> str:
     return "".join(reversed(chars)) or "0"
 
 
+# json.dumps(x, ensure_ascii=False) makes an encoder on every call; the same output.
+_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 @lru_cache(maxsize=65536)  # earliest_mod and stamp_notes both ask, for every note
 def content_hash(fields: tuple[str, ...], tags: tuple[str, ...], kind: str = "basic") -> str:
     """What a note's mod follows: its fields (media files included: their names carry
     their content's hash), its tags and its note type."""
-    data = json.dumps([NOTE_TYPES[kind].id, list(fields), sorted(tags, key=str.casefold)], ensure_ascii=False)
+    data = _json([NOTE_TYPES[kind].id, list(fields), sorted(tags, key=str.casefold)])
     return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
 
 
 class CardDigest:
     """What identity needs of a card's fields without holding them: its content hash
-    and field digests for any guid, with the fields before the ID (the last field,
-    decided by matching) already hashed. The result is content_hash's, to the bit."""
+    for any guid, with the fields before the ID (the last field, decided by matching)
+    already hashed. The result is content_hash's, to the bit."""
 
-    __slots__ = ("_field_hashes", "_last", "_prefix", "_suffix", "tags_hash")
+    __slots__ = ("_last", "_prefix", "_suffix")
 
     def __init__(self, fields: tuple[str, ...], tags: tuple[str, ...], kind: str) -> None:
         # content_hash hashes `[id, [f1, ..., fN, guid], [tags]]`: all of it but the
         # guid is known now. The JSON of [id, [f1, ..., fN]] without its closing `]]`
         # is the prefix.
-        prefix = json.dumps([NOTE_TYPES[kind].id, list(fields)], ensure_ascii=False)[:-2]
+        prefix = _json([NOTE_TYPES[kind].id, list(fields)])[:-2]
         self._prefix = hashlib.sha256(prefix.encode("utf-8"))
-        sorted_tags = json.dumps(sorted(tags, key=str.casefold), ensure_ascii=False)
-        self._suffix = f"], {sorted_tags}]".encode()
-        self._field_hashes, self.tags_hash = field_digests(fields, tags)
+        self._suffix = f"], {_json(sorted(tags, key=str.casefold))}]".encode()
         self._last: tuple[str, str] | None = None  # the last guid asked for, and its hash
 
     def content_hash(self, guid: str) -> str:
         if self._last is not None and self._last[0] == guid:  # a build asks more than once
             return self._last[1]
         digest = self._prefix.copy()
-        digest.update(f", {json.dumps(guid, ensure_ascii=False)}".encode())
+        digest.update(f", {_json(guid)}".encode())
         digest.update(self._suffix)
         result = digest.hexdigest()[:32]
         self._last = (guid, result)
         return result
-
-    def field_hashes(self, guid: str) -> tuple[str, ...]:
-        return (*self._field_hashes, _short(guid))
 
 
 def card_hash(card: Card, guid: str) -> str:
@@ -472,8 +471,8 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
         )
         if status == "unchanged" and prev is not None and prev.field_hashes and prev.tags_hash is not None:
             field_hashes, tags_hash = prev.field_hashes, prev.tags_hash  # same content, same digests
-        elif card.stored is not None:
-            field_hashes, tags_hash = card.stored.digest.field_hashes(guid), card.stored.digest.tags_hash
+        elif card.stored is not None:  # changed: its fields, from the build's FieldStore
+            field_hashes, tags_hash = field_digests((*card.stored.fields(), guid), tags)
         else:
             field_hashes, tags_hash = field_digests(fields, tags)
         entries.append(

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from dlcards.build import build, sound_cards
 from dlcards.fieldstore import FieldStore
 from dlcards.identify import CardDigest, content_hash, field_digests
+from dlcards.lockfile import LOCK_NAME, load_lock
 from dlcards.model import BuildOptions, Note
+from dlcards.package import read_package_notes
 
 # Any text a field can hold (content_hash encodes UTF-8, which has no lone surrogates).
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
@@ -27,15 +29,14 @@ _TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
     kind=st.sampled_from(["basic", "cloze"]),
     guid=_TEXT,
 )
-def test_a_card_digest_gives_the_content_hash_and_field_digests(
+def test_a_card_digest_gives_the_content_hash(
     fields: tuple[str, str, str, str], tags: tuple[str, ...], kind: str, guid: str
 ) -> None:
     """What identity computes from a stored card is exactly what it computes from the
-    fields themselves: a lockfile written either way is the same lockfile."""
+    fields themselves: a lockfile written either way holds the same hashes."""
     digest = CardDigest(fields, tags, kind)
     assert digest.content_hash(guid) == content_hash((*fields, guid), tags, kind)
-    field_hashes, tags_hash = field_digests((*fields, guid), tags)
-    assert (digest.field_hashes(guid), digest.tags_hash) == (field_hashes, tags_hash)
+    assert digest.content_hash(guid) == content_hash((*fields, guid), tags, kind)  # asked again
 
 
 def write_vault(notes: Path, decks: int, questions: int = 3) -> None:
@@ -117,3 +118,20 @@ def test_the_store_gives_back_what_it_kept(tmp_path: Path, text: str) -> None:
     assert first.fields == ("other", text * 2, "", text[::-1], "B")
     assert second.fields == (text, text * 2, "", text[::-1], "A")
     assert third is inline
+
+
+def test_the_lockfile_digests_the_fields_the_packages_hold(tmp_path: Path) -> None:
+    """A new or changed note's field digests come from its fields read back from the
+    store: they are the digests of what its package holds."""
+    write_vault(tmp_path / "notes", decks=2, questions=2)
+    options = BuildOptions(notes_dir=tmp_path / "notes", decks_dir=tmp_path / "decks")
+    build(options, clock=lambda: 1_800_000_000.0, wait=lambda _: None)
+    lock = load_lock(tmp_path / "decks" / LOCK_NAME, "lock")
+    held = {}
+    for package in lock.packages:
+        held.update(read_package_notes(tmp_path / "decks" / package, {e.guid for e in lock.entries}))
+    assert len(held) == len(lock.entries) == 4
+    for entry in lock.entries:
+        fields, tags = held[entry.guid]
+        assert (entry.field_hashes, entry.tags_hash) == field_digests(fields, tags)
+        assert entry.hash == content_hash(fields, tags, entry.kind)

@@ -17,8 +17,9 @@ import tempfile
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
+from .errors import OutputError
 from .identify import CardDigest, note_tags
 from .model import Card, Note, Question
 
@@ -52,12 +53,7 @@ class FieldStore:
     """A build's card fields, out of memory until a package needs them."""
 
     def __init__(self, folder: Path | None = None) -> None:
-        if folder is not None:
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError:
-                folder = None  # the system's temporary folder will do
-        self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (open until __exit__)
+        self._file = _temporary_file(folder)
         self._end = 0
         self._at_end = True  # a seek flushes the buffer: only after a read
 
@@ -74,10 +70,15 @@ class FieldStore:
         answer and discussion Markdown (rendered already, and no later stage reads them)."""
         fields = (card.front, card.back, card.discussion, card.source)
         encoded = [f.encode(*_ENCODING) for f in fields]
-        if not self._at_end:
-            self._file.seek(self._end)
-            self._at_end = True
-        self._file.write(b"".join(encoded))
+        try:
+            if not self._at_end:
+                self._file.seek(self._end)
+                self._at_end = True
+            self._file.write(b"".join(encoded))
+        except OSError as exc:  # a full disk
+            raise OutputError(
+                f"cannot keep card fields in a temporary file ({exc.strerror or exc})"
+            ) from None
         stored = StoredFields(
             store=self,
             offset=self._end,
@@ -107,11 +108,32 @@ class FieldStore:
 
     def read(self, offset: int, sizes: tuple[int, ...]) -> tuple[str, ...]:
         """The texts kept at offset, of these sizes in bytes."""
-        self._file.seek(offset)
-        self._at_end = False
-        data = self._file.read(sum(sizes))
+        try:
+            self._file.seek(offset)
+            self._at_end = False
+            data = self._file.read(sum(sizes))
+        except OSError as exc:
+            raise OutputError(
+                f"cannot read card fields back from a temporary file ({exc.strerror or exc})"
+            ) from None
         texts, at = [], 0
         for size in sizes:
             texts.append(data[at : at + size].decode(*_ENCODING))
             at += size
         return tuple(texts)
+
+
+def _temporary_file(folder: Path | None) -> BinaryIO:
+    """An anonymous temporary file in folder (the build's cache folder), else in the
+    system's temporary folder."""
+    places = [folder, None] if folder is not None else [None]
+    failure: OSError | None = None
+    for place in places:
+        try:
+            if place is not None:
+                place.mkdir(parents=True, exist_ok=True)
+            return tempfile.TemporaryFile(dir=place)  # closed by FieldStore.__exit__
+        except OSError as exc:
+            failure = exc
+    assert failure is not None
+    raise OutputError(f"cannot make a temporary file for card fields ({failure.strerror or failure})")

@@ -4,6 +4,7 @@ its FieldStore and reads a package's back only to make that package."""
 from __future__ import annotations
 
 import random
+import tempfile
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dlcards.build import build, sound_cards
+from dlcards.errors import OutputError
 from dlcards.fieldstore import FieldStore
 from dlcards.identify import CardDigest, content_hash, field_digests
 from dlcards.lockfile import LOCK_NAME, load_lock
@@ -135,3 +137,27 @@ def test_the_lockfile_digests_the_fields_the_packages_hold(tmp_path: Path) -> No
         fields, tags = held[entry.guid]
         assert (entry.field_hashes, entry.tags_hash) == field_digests(fields, tags)
         assert entry.hash == content_hash(fields, tags, entry.kind)
+
+
+def test_a_cache_folder_that_cannot_hold_the_store_falls_back_to_the_system_one(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    with FieldStore(blocked / "cache") as store:
+        write_vault(tmp_path / "notes", decks=1, questions=1)
+        options = BuildOptions(notes_dir=tmp_path / "notes", decks_dir=tmp_path / "decks")
+        (card,), _ = sound_cards(options, store=store)
+        assert card.stored is not None and "<pre" in card.stored.fields()[1]
+
+
+def test_no_temporary_file_at_all_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    write_vault(tmp_path / "notes", decks=1, questions=1)
+    options = BuildOptions(
+        notes_dir=tmp_path / "notes", decks_dir=tmp_path / "decks", cache_dir=tmp_path / "c"
+    )
+    with pytest.raises(OutputError, match="No space left on device"):
+        build(options, clock=lambda: 1_800_000_000.0, wait=lambda _: None)
+    assert not (tmp_path / "decks").exists()

@@ -469,6 +469,10 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
                 stored=card.stored,
             )
         )
+        media = tuple((m.name, m.source) for m in card.media)
+        if status == "unchanged" and prev is not None and _continues(prev, q, card.kind, media):
+            entries.append(prev)  # the entry it would make (most notes, every build)
+            continue
         if status == "unchanged" and prev is not None and prev.field_hashes and prev.tags_hash is not None:
             field_hashes, tags_hash = prev.field_hashes, prev.tags_hash  # same content, same digests
         elif card.stored is not None:  # changed: its fields, from the build's FieldStore
@@ -489,7 +493,7 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
                 field_hashes=field_hashes,
                 tags_hash=tags_hash,
                 kind=card.kind,
-                media=tuple((m.name, m.source) for m in card.media),
+                media=media,
             )
         )
     departed: list[Departed] = []
@@ -539,6 +543,18 @@ def stamp_notes(matching: Matching, lock: Lock, notetype_hash: str, now: int) ->
         rematches=matching.rematches,
         moves=tuple(moves),
         departed=tuple(departed),
+    )
+
+
+def _continues(prev: LockEntry, q: Question, kind: str, media: tuple[tuple[str, str], ...]) -> bool:
+    """Whether an unchanged note's new lockfile entry would equal its last one."""
+    return (
+        not prev.removed
+        and prev.removed_note is None
+        and bool(prev.field_hashes)
+        and prev.tags_hash is not None
+        and (prev.deck, prev.path, prev.title, prev.prompt, prev.explicit_id, prev.kind, prev.media)
+        == (q.deck, q.path, q.title, q.prompt or None, q.explicit_id, kind, media)
     )
 
 

@@ -31,7 +31,8 @@ ordinary path to refuse.
 Any difference, and the build takes the ordinary path. A symlink, a file that cannot
 be read, or anything odd under the notes makes no snapshot at all (the ordinary path
 knows how to report it). The record lives in the cache folder, is checksummed, and is
-ignored when it does not read back exactly: safe to delete, never trusted blindly.
+ignored when it does not read back exactly (its first line is the SHA-256 of the rest):
+safe to delete, never trusted blindly.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from . import __version__
 from .errors import Problem, Severity
 from .model import BuildOptions, BuildReport, Departed, PackageSummary
 
-RECORD_FORMAT = 4
+RECORD_FORMAT = 5
 _SKIPPED_DIRS = frozenset({".git"})
 # The libraries that shape what a build writes. An upgrade rewrites their files, which
 # the snapshot sees without importing them (the point is to answer before any import).
@@ -212,11 +213,11 @@ def recorded_report(
     if snapshot.latest_mod > now:
         return None  # the clock is behind the lockfile: the ordinary path says so
     try:
-        text = _record_path(cache_dir, _key(decks_dir, output)).read_text(encoding="utf-8")
-        data = json.loads(text)
-        body = data["body"]
-        if data["checksum"] != _checksum(body):
+        raw = _record_path(cache_dir, _key(decks_dir, output)).read_bytes()
+        checksum, _, payload = raw.partition(b"\n")
+        if checksum != _checksum(payload):
             return None
+        body = json.loads(payload)
         if body["format"] != RECORD_FORMAT or [body["inputs"], body["lock"]] != [
             snapshot.inputs,
             snapshot.lock,
@@ -246,12 +247,14 @@ def record_report(
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"checksum": _checksum(body), "body": body}), encoding="utf-8")
+        payload = json.dumps(body).encode()
+        tmp.write_bytes(_checksum(payload) + b"\n" + payload)
         os.replace(tmp, path)
 
 
-def _checksum(body: Any) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+def _checksum(payload: bytes) -> bytes:
+    # Over the bytes as written: checked before anything is decoded.
+    return hashlib.sha256(payload).hexdigest().encode()
 
 
 def _report_data(report: BuildReport) -> dict[str, Any]:

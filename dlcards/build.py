@@ -245,12 +245,13 @@ def build(
                 # For the next build with nothing changed: this one's report when it
                 # wrote nothing, else the report the next one would give.
                 after = take_snapshot(options)
+                place = (options.cache_dir, options.decks_dir, options.output)
                 if after == before:
-                    record_report(options.cache_dir, options.decks_dir, options.output, before, report)
+                    record_report(*place, before, report, lock.latest_mod())
                 elif after is not None and after.inputs == before.inputs:
                     repeat = _repeat_report(options, cards, notes_problems, lock, clock)
                     if repeat is not None:
-                        record_report(options.cache_dir, options.decks_dir, options.output, after, repeat)
+                        record_report(*place, after, repeat, lock.latest_mod())
     return report
 
 
@@ -325,8 +326,7 @@ def prepare_build(
 
     nt_hash = notetype_hash()
     floor = earliest_mod(matching, lock, nt_hash)
-    latest = max([e.mod for e in lock.entries] + [lock.notetype.mod if lock.notetype else 0])
-    if latest > clock() + _CLOCK_SLACK:
+    if lock.latest_mod() > clock() + _CLOCK_SLACK:
         # Anki would refuse every later update of such a note until the clock caught up.
         raise LockfileError(
             f"{options.decks_display}/{LOCK_NAME}",

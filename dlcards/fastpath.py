@@ -26,7 +26,8 @@ The snapshot holds:
   back).
 
 The clock is checked too: a lockfile whose changes lie ahead of the clock is for the
-ordinary path to refuse.
+ordinary path to refuse (the record keeps the lockfile's newest mod, which the
+lockfile's digest pins).
 
 Any difference, and the build takes the ordinary path. A symlink, a file that cannot
 be read, or anything odd under the notes makes no snapshot at all (the ordinary path
@@ -41,7 +42,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +51,7 @@ from . import __version__
 from .errors import Problem, Severity
 from .model import BuildOptions, BuildReport, Departed, PackageSummary
 
-RECORD_FORMAT = 5
+RECORD_FORMAT = 6
 _SKIPPED_DIRS = frozenset({".git"})
 # The libraries that shape what a build writes. An upgrade rewrites their files, which
 # the snapshot sees without importing them (the point is to answer before any import).
@@ -64,11 +64,9 @@ class Snapshot:
     lock: str  # digest of the lockfile's bytes ("" without one)
     # Output files: path -> (size, mtime, ctime, inode), all -1 when missing.
     outputs: tuple[tuple[str, tuple[int, int, int, int]], ...]
-    latest_mod: int  # the newest mod the lockfile records (0 without one)
 
 
 _MISSING = (-1, -1, -1, -1)
-_MOD = re.compile(rb'"mod":\s*([0-9]+)')
 
 
 def replay(options: BuildOptions, now: float) -> tuple[BuildReport | None, Snapshot | None]:
@@ -111,7 +109,6 @@ def take_snapshot(options: BuildOptions) -> Snapshot | None:
         lock = b""
     except OSError:
         return None
-    latest_mod = max((int(m) for m in _MOD.findall(lock)), default=0)
     paths: set[Path] = {output} if output is not None else set()
     for place in [decks_dir] + ([output.parent] if output is not None else []):
         try:
@@ -135,7 +132,6 @@ def take_snapshot(options: BuildOptions) -> Snapshot | None:
         inputs=h.hexdigest(),
         lock=hashlib.sha256(lock).hexdigest() if lock else "",
         outputs=tuple(outputs),
-        latest_mod=latest_mod,
     )
 
 
@@ -210,8 +206,6 @@ def recorded_report(
     cache_dir: Path, decks_dir: Path, output: Path | None, snapshot: Snapshot, now: float
 ) -> BuildReport | None:
     """The recorded report of a build that writes nothing, if nothing has changed since."""
-    if snapshot.latest_mod > now:
-        return None  # the clock is behind the lockfile: the ordinary path says so
     try:
         raw = _record_path(cache_dir, _key(decks_dir, output)).read_bytes()
         checksum, _, payload = raw.partition(b"\n")
@@ -225,21 +219,30 @@ def recorded_report(
             return None
         if [[name, list(sig)] for name, sig in snapshot.outputs] != body["outputs"]:
             return None
+        if body["latest_mod"] > now:
+            return None  # the clock is behind the lockfile: the ordinary path says so
         return _report_from(body["report"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def record_report(
-    cache_dir: Path, decks_dir: Path, output: Path | None, snapshot: Snapshot, report: BuildReport
+    cache_dir: Path,
+    decks_dir: Path,
+    output: Path | None,
+    snapshot: Snapshot,
+    report: BuildReport,
+    latest_mod: int,
 ) -> None:
-    """Keep the report of a build that writes nothing, for the next one like it."""
+    """Keep the report of a build that writes nothing, for the next one like it
+    (latest_mod: the newest mod of the lockfile it reads)."""
     if report.rematches or report.moves or report.stale_packages:
         return  # such a build wrote something: it is no report of a build that writes nothing
     body = {
         "format": RECORD_FORMAT,
         "inputs": snapshot.inputs,
         "lock": snapshot.lock,
+        "latest_mod": latest_mod,
         "outputs": [[name, list(sig)] for name, sig in snapshot.outputs],
         "report": _report_data(report),
     }

@@ -102,6 +102,10 @@ class Lock:
     # it again. Not part of the lock's value.
     origin: LockOrigin | None = field(default=None, compare=False, repr=False)
 
+    def latest_mod(self) -> int:
+        """The newest mod it records (0 for none)."""
+        return max([e.mod for e in self.entries] + [self.notetype.mod if self.notetype else 0])
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LockOrigin:

@@ -286,12 +286,19 @@ def match_cards(cards: list[Card], lock: Lock) -> Matching:
             )
         return False
 
-    # 1. An explicit id always wins.
-    by_id = {e.explicit_id: e for e in entries if e.explicit_id}
+    # 1. An explicit id always wins. After a switch of kind an id has a note of each
+    # kind, one of them removed: the card takes the one of its own kind, a note still
+    # in the notes before one that left.
+    by_id: dict[str, list[LockEntry]] = defaultdict(list)
+    for e in entries:
+        if e.explicit_id:
+            by_id[e.explicit_id].append(e)
     for i, card in enumerate(cards):
-        entry = by_id.get(card.question.explicit_id or "")
-        if entry is not None and entry.guid not in claimed and same_kind(i, entry):
-            claim(i, entry)
+        kind = card.kind
+        found = [e for e in by_id.get(card.question.explicit_id or "", ()) if e.guid not in claimed]
+        found.sort(key=lambda e: (e.kind != kind, e.removed, e.guid))
+        if found and same_kind(i, found[0]):
+            claim(i, found[0])
 
     def text_match_allowed(q: Question, e: LockEntry) -> bool:
         # A question with an id never takes over another id's note.

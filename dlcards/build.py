@@ -484,8 +484,9 @@ def package_inputs(notes: list[Note], notetype_mod: int, source_date_epoch: int 
     digest.update(json.dumps([*versions, notetype_mod, source_date_epoch, len(notes)]).encode())
     for n in notes:
         # The lengths of the parts, then the parts: no text can pass for a boundary.
+        # The content hash sorts the tags; the package keeps them in their order.
         content = n.hash or content_hash(n.fields, n.tags, n.kind)
-        parts = (n.guid, str(n.mod), n.kind, n.deck, content, *(m.name for m in n.media))
+        parts = (n.guid, str(n.mod), n.kind, n.deck, content, *n.tags, "", *(m.name for m in n.media))
         lengths = ",".join(map(str, map(len, parts)))
         digest.update(f"{lengths};{''.join(parts)}".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()

@@ -13,6 +13,7 @@ closed, or when the build is killed.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -63,7 +64,11 @@ class FieldStore:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._file.close()
+        # Closing flushes what is left of the buffer. A disk that is full by then
+        # fails this flush too: harmless, since no one reads these fields any more
+        # (a package that needed them failed to read them back, with a message).
+        with contextlib.suppress(OSError):
+            self._file.close()
 
     def keep(self, card: Card) -> Card:
         """The card without its fields (they are here now) and without its question's

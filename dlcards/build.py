@@ -109,14 +109,14 @@ def each_file(
     paths = note_paths(options.notes_dir, options.notes_display, problems)
     cache = RenderCache(options.cache_dir) if options.cache_dir is not None else None
     with _Renderer(options.workers) as renderer:
-        window: deque[tuple[str, _Pending | None, _Pending]] = deque()  # key, cached, cards
+        window: deque[tuple[str, bool, _Pending]] = deque()  # cache key, from the cache, cards
         done = 0
 
         def finish() -> tuple[list[Card], ParsedFile]:
             nonlocal done
-            key, hit, pending = window.popleft()
+            key, cached, pending = window.popleft()
             result = pending if isinstance(pending, tuple) else pending.result()
-            if cache is not None and hit is None:
+            if cache is not None and not cached:
                 cache.put(key, *result)
             done += 1
             if progress is not None:
@@ -127,7 +127,7 @@ def each_file(
             source = apply_settings(source, options.deck_names, options.default_tags)
             key = cache_key(source) if cache is not None else ""
             hit = cache.get(key) if cache is not None else None
-            window.append((key, hit, hit if hit is not None else renderer.submit(source)))
+            window.append((key, hit is not None, hit if hit is not None else renderer.submit(source)))
             while window and (len(window) > renderer.ahead or _ready(window[0][2])):
                 yield finish()
         while window:

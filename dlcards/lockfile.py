@@ -386,9 +386,7 @@ def _format(data: dict[str, Any]) -> int | None:
 
 
 def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _not_text(value)
-    return value
+    return _texts((value,))[0]
 
 
 def _texts(values: tuple[Any, ...]) -> tuple[str, ...]:

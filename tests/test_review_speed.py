@@ -76,7 +76,7 @@ def test_a_full_disk_under_the_field_store_is_a_clear_error(
     buffer, so ENOSPC surfaces at the next seek or at close; closing the store used to
     raise a bare OSError over the OutputError (a traceback in the CLI)."""
     if not os.path.exists("/dev/full"):
-        pytest.skip("needs /dev/full")
+        pytest.skip("the full disk is /dev/full, which only Linux and some BSDs have")
 
     def full(folder: Path | None) -> BinaryIO:
         return open("/dev/full", "w+b")  # closed by FieldStore

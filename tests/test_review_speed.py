@@ -226,7 +226,7 @@ def test_after_any_edit_the_replayed_rebuild_is_the_ordinary_one(
 
 
 def test_the_worker_pool_gives_the_inline_cards_in_order_and_leaves_no_process(
-    project: Project,
+    project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past 256 KB of files to render, a fork pool renders them: the same cards and
     problems as in this process, in the notes' order, and no worker left behind."""
@@ -242,6 +242,16 @@ def test_the_worker_pool_gives_the_inline_cards_in_order_and_leaves_no_process(
     pooled = collect_cards(_options(project, cache_dir=None, workers=2))
     assert pooled == inline and len(inline[0]) == 40 * 12 and inline[1]
     assert multiprocessing.active_children() == []
+    # With a cache: the pool's cards are kept as they come, and read back the same.
+    cache = project.root / "render-cache"
+    assert collect_cards(_options(project, cache_dir=cache, workers=2)) == inline
+    assert len(list(cache.rglob("*.entry"))) == 40
+
+    def render(*args: object) -> None:
+        raise AssertionError("a file the cache holds was rendered again")
+
+    monkeypatch.setattr(build_module, "_parse_and_render", render)
+    assert collect_cards(_options(project, cache_dir=cache, workers=2)) == inline
 
 
 _CACHE_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)  # no lone surrogates

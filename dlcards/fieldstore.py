@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, TypeVar
@@ -27,7 +27,8 @@ from .model import Card, Note, Question
 _ENCODING = ("utf-8", "surrogatepass")
 _CARD_FIELDS = tuple(f.name for f in fields(Card))
 _QUESTION_FIELDS = tuple(f.name for f in fields(Question))
-_T = TypeVar("_T", Card, Question)
+_NOTE_FIELDS = tuple(f.name for f in fields(Note))
+_T = TypeVar("_T", Card, Note, Question)
 
 
 def _copy(value: _T, names: tuple[str, ...], **changes: Any) -> _T:
@@ -109,7 +110,7 @@ class FieldStore:
     def _filled(self, note: Note) -> Note:
         if note.stored is None:
             return note
-        return replace(note, fields=(*note.stored.fields(), note.guid), stored=None)
+        return _copy(note, _NOTE_FIELDS, fields=(*note.stored.fields(), note.guid), stored=None)
 
     def read(self, offset: int, sizes: tuple[int, ...]) -> tuple[str, ...]:
         """The texts kept at offset, of these sizes in bytes."""
